@@ -12,9 +12,7 @@ use zeroize::Zeroizing;
 
 use crate::header::Stanza;
 use crate::identity::Identity;
-use crate::primitives::{
-    chacha20poly1305_open, chacha20poly1305_seal, hkdf_sha256_32, x25519, x25519_base,
-};
+use crate::primitives::{chacha20poly1305_open, chacha20poly1305_seal, hkdf_sha256_32, x25519, x25519_base};
 use crate::secrets::FileKey;
 use crate::{Error, Result, b64};
 
@@ -31,8 +29,7 @@ impl X25519Recipient {
         let mut ephemeral = Zeroizing::new([0u8; 32]);
         rng.fill_bytes(ephemeral.as_mut());
         let share = x25519_base(&ephemeral);
-        let shared = x25519(&ephemeral, &self.0)
-            .map_err(|_| Error::InvalidArgument("low-order X25519 recipient"))?;
+        let shared = x25519(&ephemeral, &self.0).map_err(|_| Error::InvalidArgument("low-order X25519 recipient"))?;
         let wrap_key = hkdf_sha256_32(shared.as_ref(), &[share, self.0].concat(), LABEL);
         let body = chacha20poly1305_seal(&wrap_key, &[0; 12], b"", file_key.expose_secret());
         Stanza::new(vec![TYPE.to_owned(), b64::encode(&share)], body)
@@ -95,9 +92,7 @@ impl Identity for X25519Identity {
 impl X25519Identity {
     fn unwrap_checked(&self, stanza: &Stanza) -> Result<Option<FileKey>> {
         if stanza.args.len() != 2 {
-            return Err(Error::Malformed(
-                "X25519 stanza must have exactly one argument",
-            ));
+            return Err(Error::Malformed("X25519 stanza must have exactly one argument"));
         }
         let share = b64::decode_array::<32>(&stanza.args[1])?;
         // The exact length is checked before decrypting (multi-key attacks on ChaCha20-Poly1305).

@@ -71,9 +71,6 @@ mod tests {
         assert_eq!(text.len(), 43);
         assert_eq!(decode_array::<32>(&text).unwrap(), [7u8; 32]);
         assert!(decode_array::<31>(&text).is_err());
-        assert_eq!(
-            decode_url_array::<16>(&encode_url(&[0xfb; 16])).unwrap(),
-            [0xfb; 16]
-        );
+        assert_eq!(decode_url_array::<16>(&encode_url(&[0xfb; 16])).unwrap(), [0xfb; 16]);
     }
 }

@@ -43,9 +43,7 @@ impl Stanza {
     /// A stanza; fails if an argument is empty or has a byte outside `%x21-7E`.
     pub fn new(args: Vec<String>, body: Vec<u8>) -> Result<Self> {
         if args.is_empty() {
-            return Err(Error::InvalidArgument(
-                "a stanza needs at least one argument",
-            ));
+            return Err(Error::InvalidArgument("a stanza needs at least one argument"));
         }
         if !args.iter().all(|arg| is_valid_arg(arg.as_bytes())) {
             return Err(Error::InvalidArgument(
@@ -147,8 +145,7 @@ impl Header {
                 let mac_text = rest
                     .strip_prefix(b" ")
                     .ok_or(Error::Malformed("MAC line without a space"))?;
-                let mac_text = core::str::from_utf8(mac_text)
-                    .map_err(|_| Error::Malformed("MAC is not ASCII"))?;
+                let mac_text = core::str::from_utf8(mac_text).map_err(|_| Error::Malformed("MAC is not ASCII"))?;
                 let mac = b64::decode_array::<32>(mac_text)?;
                 if stanzas.is_empty() {
                     return Err(Error::Malformed("header without stanzas"));
@@ -213,8 +210,7 @@ fn parse_stanza(arg_line: &[u8], lines: &mut Lines<'_>) -> Result<Stanza> {
             break;
         }
     }
-    let body_text = core::str::from_utf8(&body_text)
-        .map_err(|_| Error::Malformed("stanza body is not ASCII"))?;
+    let body_text = core::str::from_utf8(&body_text).map_err(|_| Error::Malformed("stanza body is not ASCII"))?;
     let body = b64::decode(body_text)?;
     Ok(Stanza { args, body })
 }
@@ -234,9 +230,7 @@ impl<'a> Lines<'a> {
             .ok_or(Error::Malformed("header is incomplete"))?;
         let line = &rest[..end];
         if line.iter().any(|&b| !(0x20..=0x7e).contains(&b)) {
-            return Err(Error::Malformed(
-                "header line has a byte outside printable ASCII",
-            ));
+            return Err(Error::Malformed("header line has a byte outside printable ASCII"));
         }
         self.pos += end + 1;
         Ok(line)
@@ -248,19 +242,14 @@ mod tests {
     use super::*;
 
     fn stanza(args: &[&str], body_len: usize) -> Stanza {
-        Stanza::new(
-            args.iter().map(|s| s.to_string()).collect(),
-            vec![0xa5; body_len],
-        )
-        .unwrap()
+        Stanza::new(args.iter().map(|s| s.to_string()).collect(), vec![0xa5; body_len]).unwrap()
     }
 
     #[test]
     fn round_trips_every_body_length_around_line_boundaries() {
         let key = FileKey::from_bytes([9; 16]);
         for len in [0, 1, 47, 48, 49, 95, 96, 97, 200] {
-            let header =
-                Header::new(vec![stanza(&["t", "a"], len), stanza(&["x"], 3)], &key).unwrap();
+            let header = Header::new(vec![stanza(&["t", "a"], len), stanza(&["x"], 3)], &key).unwrap();
             let mut input = header.as_bytes().to_vec();
             input.extend_from_slice(b"payload");
             let (parsed, used) = Header::parse(&input).unwrap();
@@ -286,10 +275,7 @@ mod tests {
         let key = FileKey::from_bytes([1; 16]);
         let header = Header::new(vec![stanza(&["t"], 70)], &key).unwrap();
         for cut in 0..header.as_bytes().len() {
-            assert!(
-                Header::parse(&header.as_bytes()[..cut]).is_err(),
-                "cut at {cut}"
-            );
+            assert!(Header::parse(&header.as_bytes()[..cut]).is_err(), "cut at {cut}");
         }
     }
 }

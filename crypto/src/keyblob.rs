@@ -17,9 +17,7 @@ use serde::{Deserialize, Serialize};
 use unicode_normalization::UnicodeNormalization;
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::primitives::{
-    ed25519_public, hkdf_sha256_32, x25519_base, xchacha20poly1305_open, xchacha20poly1305_seal,
-};
+use crate::primitives::{ed25519_public, hkdf_sha256_32, x25519_base, xchacha20poly1305_open, xchacha20poly1305_seal};
 use crate::recipient::{RecipientPublicKey, RecipientSecretKey};
 use crate::secrets::SymmetricKey;
 use crate::{Error, Result, b64};
@@ -60,23 +58,13 @@ impl KdfParams {
     /// Refuses parameters below the floor or above the cap.
     pub fn check(&self) -> Result<()> {
         if self.m_kib < Self::MIN_M_KIB || self.t < Self::MIN_T {
-            return Err(Error::KdfParameters(
-                "below the minimum of m = 19 MiB, t = 2",
-            ));
+            return Err(Error::KdfParameters("below the minimum of m = 19 MiB, t = 2"));
         }
-        if self.m_kib > Self::MAX_M_KIB
-            || self.t > Self::MAX_T
-            || self.p == 0
-            || self.p > Self::MAX_P
-        {
-            return Err(Error::KdfParameters(
-                "above the cap of m = 1 GiB, t = 10, p = 16",
-            ));
+        if self.m_kib > Self::MAX_M_KIB || self.t > Self::MAX_T || self.p == 0 || self.p > Self::MAX_P {
+            return Err(Error::KdfParameters("above the cap of m = 1 GiB, t = 10, p = 16"));
         }
         if self.m_kib < 8 * self.p {
-            return Err(Error::KdfParameters(
-                "memory must be at least 8 KiB per lane",
-            ));
+            return Err(Error::KdfParameters("memory must be at least 8 KiB per lane"));
         }
         Ok(())
     }
@@ -129,11 +117,7 @@ impl PasswordKeys {
 pub fn argon2id(password: &[u8], salt: &[u8], params: KdfParams) -> Result<Zeroizing<[u8; 32]>> {
     let argon_params = argon2::Params::new(params.m_kib, params.t, params.p, Some(32))
         .map_err(|_| Error::KdfParameters("rejected by Argon2"))?;
-    let argon = argon2::Argon2::new(
-        argon2::Algorithm::Argon2id,
-        argon2::Version::V0x13,
-        argon_params,
-    );
+    let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, argon_params);
     let mut out = Zeroizing::new([0u8; 32]);
     argon
         .hash_password_into(password, salt, out.as_mut())
@@ -198,12 +182,7 @@ impl UserKeys {
     }
 
     /// Encrypts the keys under a password; returns the blob and the login key for registration.
-    pub fn seal(
-        &self,
-        password: &str,
-        params: KdfParams,
-        rng: &mut impl CryptoRng,
-    ) -> Result<(KeyBlob, LoginKey)> {
+    pub fn seal(&self, password: &str, params: KdfParams, rng: &mut impl CryptoRng) -> Result<(KeyBlob, LoginKey)> {
         let mut salt = [0u8; 16];
         rng.fill_bytes(&mut salt);
         let mut nonce = [0u8; 24];
@@ -215,8 +194,7 @@ impl UserKeys {
         let mut plaintext = Zeroizing::new([0u8; 64]);
         plaintext[..32].copy_from_slice(self.encryption.expose_secret());
         plaintext[32..].copy_from_slice(self.signing.expose_secret());
-        let ct =
-            xchacha20poly1305_seal(keys.wrap.expose_secret(), &nonce, &aad, plaintext.as_ref());
+        let ct = xchacha20poly1305_seal(keys.wrap.expose_secret(), &nonce, &aad, plaintext.as_ref());
         let blob = KeyBlob {
             v: 1,
             kdf: KdfSpec {
@@ -236,12 +214,7 @@ impl UserKeys {
     }
 }
 
-fn blob_aad(
-    x25519_pk: &[u8; 32],
-    ed25519_pk: &[u8; 32],
-    params: &KdfParams,
-    salt: &[u8; 16],
-) -> Vec<u8> {
+fn blob_aad(x25519_pk: &[u8; 32], ed25519_pk: &[u8; 32], params: &KdfParams, salt: &[u8; 16]) -> Vec<u8> {
     [
         BLOB_LABEL,
         &[0],
@@ -326,18 +299,11 @@ impl KeyBlob {
         let signing = SymmetricKey::try_from_slice(&plaintext[32..])?;
         let encryption = RecipientSecretKey::from_bytes(x_sk);
         x_sk.zeroize();
-        if x25519_base(encryption.expose_secret()) != x25519_pk
-            || ed25519_public(signing.expose_secret()) != ed25519_pk
+        if x25519_base(encryption.expose_secret()) != x25519_pk || ed25519_public(signing.expose_secret()) != ed25519_pk
         {
             return Err(Error::DecryptionFailed);
         }
-        Ok((
-            UserKeys {
-                encryption,
-                signing,
-            },
-            keys.login,
-        ))
+        Ok((UserKeys { encryption, signing }, keys.login))
     }
 
     /// The login key alone (for signing in before the blob is needed).

@@ -50,11 +50,7 @@ pub struct AttachmentInfo {
 
 impl Manifest {
     /// A version-1 manifest.
-    pub fn new(
-        subject: impl Into<String>,
-        body: impl Into<String>,
-        attachments: Vec<AttachmentInfo>,
-    ) -> Self {
+    pub fn new(subject: impl Into<String>, body: impl Into<String>, attachments: Vec<AttachmentInfo>) -> Self {
         Self {
             v: 1,
             subject: subject.into(),
@@ -65,8 +61,7 @@ impl Manifest {
 
     /// The padded plaintext.
     pub fn encode(&self) -> Result<Vec<u8>> {
-        let mut out = serde_json::to_vec(self)
-            .map_err(|_| Error::InvalidArgument("manifest does not serialise"))?;
+        let mut out = serde_json::to_vec(self).map_err(|_| Error::InvalidArgument("manifest does not serialise"))?;
         let padded = out.len().div_ceil(MANIFEST_PADDING).max(1) * MANIFEST_PADDING;
         if padded > MAX_MANIFEST_LEN {
             return Err(Error::InvalidArgument("manifest too large"));
@@ -80,12 +75,9 @@ impl Manifest {
         if plaintext.len() > MAX_MANIFEST_LEN || plaintext.len() % MANIFEST_PADDING != 0 {
             return Err(Error::Malformed("manifest length is not a padded length"));
         }
-        let end = plaintext
-            .iter()
-            .rposition(|&b| b != b' ')
-            .map_or(0, |i| i + 1);
-        let manifest: Self = serde_json::from_slice(&plaintext[..end])
-            .map_err(|_| Error::Malformed("manifest is not valid JSON"))?;
+        let end = plaintext.iter().rposition(|&b| b != b' ').map_or(0, |i| i + 1);
+        let manifest: Self =
+            serde_json::from_slice(&plaintext[..end]).map_err(|_| Error::Malformed("manifest is not valid JSON"))?;
         if manifest.v != 1 {
             return Err(Error::Malformed("unsupported manifest version"));
         }

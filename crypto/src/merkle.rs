@@ -115,13 +115,7 @@ pub fn verify_inclusion(leaf: &Hash, index: u64, size: u64, proof: &[Hash], root
 
 /// RFC 9162 §2.1.4.2: does `proof` show the tree of `size1` with `root1` to be a prefix of the
 /// tree of `size2` with `root2`?
-pub fn verify_consistency(
-    size1: u64,
-    size2: u64,
-    root1: &Hash,
-    root2: &Hash,
-    proof: &[Hash],
-) -> bool {
+pub fn verify_consistency(size1: u64, size2: u64, root1: &Hash, root2: &Hash, proof: &[Hash]) -> bool {
     if size1 > size2 {
         return false;
     }
@@ -220,9 +214,7 @@ mod tests {
             assert_eq!(root, naive_root(&leaves[..n]), "size {n}");
             for i in 0..n {
                 let proof = inclusion_proof(&leaves[..n], i);
-                assert!(verify_inclusion(
-                    &leaves[i], i as u64, n as u64, &proof, &root
-                ));
+                assert!(verify_inclusion(&leaves[i], i as u64, n as u64, &proof, &root));
                 if n > 1 {
                     assert!(!verify_inclusion(
                         &leaves[(i + 1) % n],

@@ -17,9 +17,7 @@ use crate::header::Header;
 use crate::manifest::{AttachmentInfo, Manifest};
 use crate::merkle::{Hash, RootBuilder};
 use crate::primitives::sha256;
-use crate::recipient::{
-    MessageId, OpenedShare, RecipientPublicKey, RecipientSecretKey, ServerShareFor, seal_header,
-};
+use crate::recipient::{MessageId, OpenedShare, RecipientPublicKey, RecipientSecretKey, ServerShareFor, seal_header};
 use crate::seal::{PayloadDigest, SealBody};
 use crate::secrets::{FileKey, ServerShare, SymmetricKey};
 use crate::stream::{NONCE_LEN, PayloadDecryptor, PayloadEncryptor};
@@ -113,9 +111,7 @@ pub fn seal_message_with(
     let manifest_plaintext = zeroize::Zeroizing::new(manifest.encode()?);
     let mut payloads = Vec::with_capacity(1 + attachments.len());
     let mut digests = Vec::with_capacity(1 + attachments.len());
-    for plaintext in
-        core::iter::once(manifest_plaintext.as_slice()).chain(attachments.iter().map(|a| a.data))
-    {
+    for plaintext in core::iter::once(manifest_plaintext.as_slice()).chain(attachments.iter().map(|a| a.data)) {
         let mut nonce = [0u8; NONCE_LEN];
         rng.fill_bytes(&mut nonce);
         let (payload, digest) = encrypt_payload(file_key, nonce, plaintext)?;
@@ -212,11 +208,7 @@ impl Envelope {
     }
 
     /// Combines the server share and verifies the header MAC: the message is now readable.
-    pub fn unlock(
-        &self,
-        share: &OpenedShare,
-        server_share: &ServerShare,
-    ) -> Result<UnlockedMessage> {
+    pub fn unlock(&self, share: &OpenedShare, server_share: &ServerShare) -> Result<UnlockedMessage> {
         let file_key = share.file_key(server_share, &self.header)?;
         Ok(UnlockedMessage {
             file_key,
@@ -263,8 +255,7 @@ impl UnlockedMessage {
     /// Decrypts a whole payload held in memory, checking nonce, length and chunk root.
     pub fn decrypt_payload(&self, index: usize, payload: &[u8]) -> Result<Vec<u8>> {
         let digest = *self.payload_digest(index)?;
-        if payload.len() as u64 != digest.len || payload.get(..NONCE_LEN) != Some(&digest.nonce[..])
-        {
+        if payload.len() as u64 != digest.len || payload.get(..NONCE_LEN) != Some(&digest.nonce[..]) {
             return Err(Error::DecryptionFailed);
         }
         let dec = self.payload_decryptor(index)?;
@@ -283,19 +274,14 @@ impl UnlockedMessage {
     /// Decrypts and parses the manifest (payload 0), checking that it lists exactly one
     /// attachment per further payload with the sealed plaintext sizes.
     pub fn manifest(&self, payload: &[u8]) -> Result<Manifest> {
-        let manifest =
-            Manifest::decode(&zeroize::Zeroizing::new(self.decrypt_payload(0, payload)?))?;
+        let manifest = Manifest::decode(&zeroize::Zeroizing::new(self.decrypt_payload(0, payload)?))?;
         if manifest.attachments.len() + 1 != self.seal.payloads.len() {
-            return Err(Error::Malformed(
-                "manifest and seal disagree on the attachments",
-            ));
+            return Err(Error::Malformed("manifest and seal disagree on the attachments"));
         }
         for (i, attachment) in manifest.attachments.iter().enumerate() {
             let layout = self.payload_decryptor(i + 1)?.layout();
             if layout.plaintext_len() != attachment.size || !layout.is_well_formed() {
-                return Err(Error::Malformed(
-                    "manifest and seal disagree on an attachment size",
-                ));
+                return Err(Error::Malformed("manifest and seal disagree on an attachment size"));
             }
         }
         Ok(manifest)

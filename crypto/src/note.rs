@@ -57,12 +57,8 @@ impl VerifierKey {
     /// Parses the text form, checking that the key ID matches.
     pub fn from_vkey(text: &str) -> Result<Self> {
         let mut parts = text.split('+');
-        let (Some(name), Some(hex), Some(key), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(Error::Malformed(
-                "verifier key must have three '+'-separated parts",
-            ));
+        let (Some(name), Some(hex), Some(key), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+            return Err(Error::Malformed("verifier key must have three '+'-separated parts"));
         };
         let key = b64::decode(key)?;
         if key.len() != 33 || key[0] != ED25519_TYPE {
@@ -79,11 +75,7 @@ impl VerifierKey {
 }
 
 fn check_name(name: &str) -> Result<()> {
-    if name.is_empty()
-        || name
-            .chars()
-            .any(|c| c.is_whitespace() || c == '+' || c.is_control())
-    {
+    if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c == '+' || c.is_control()) {
         return Err(Error::Malformed("invalid key name"));
     }
     Ok(())
@@ -97,10 +89,7 @@ pub fn sign(text: &str, name: &str, seed: &[u8; 32]) -> Result<String> {
     let signature = ed25519_sign(seed, text.as_bytes());
     let mut blob = key.key_id().to_vec();
     blob.extend_from_slice(&signature);
-    Ok(format!(
-        "{text}\n{SIG_PREFIX}{name} {}\n",
-        b64::encode(&blob)
-    ))
+    Ok(format!("{text}\n{SIG_PREFIX}{name} {}\n", b64::encode(&blob)))
 }
 
 fn check_text(text: &str) -> Result<()> {
@@ -149,9 +138,5 @@ pub fn verify<'a>(note: &'a str, key: &VerifierKey) -> Result<&'a str> {
         ed25519_verify(&key.public, text.as_bytes(), &sig)?;
         verified = true;
     }
-    if verified {
-        Ok(text)
-    } else {
-        Err(Error::BadSignature)
-    }
+    if verified { Ok(text) } else { Err(Error::BadSignature) }
 }

@@ -44,32 +44,24 @@ pub fn hkdf_sha256_32(ikm: &[u8], salt: &[u8], info: &[u8]) -> Zeroizing<[u8; 32
 
 /// HMAC-SHA256 (RFC 2104) of `message` under `key`.
 pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
-    let mut mac =
-        <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC accepts any key length");
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC accepts any key length");
     mac.update(message);
     mac.finalize().into_bytes().into()
 }
 
 /// Constant-time check of an HMAC-SHA256 tag; `tag` may be a truncation of the full tag.
 pub fn hmac_sha256_verify(key: &[u8], message: &[u8], tag: &[u8]) -> Result<()> {
-    let mut mac =
-        <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC accepts any key length");
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC accepts any key length");
     mac.update(message);
     if tag.len() == 32 {
         mac.verify_slice(tag).map_err(|_| Error::DecryptionFailed)
     } else {
-        mac.verify_truncated_left(tag)
-            .map_err(|_| Error::DecryptionFailed)
+        mac.verify_truncated_left(tag).map_err(|_| Error::DecryptionFailed)
     }
 }
 
 /// ChaCha20-Poly1305 (RFC 8439) encryption of `buf` in place; returns the tag.
-pub fn chacha20poly1305_seal_in_place(
-    key: &[u8; 32],
-    nonce: &[u8; 12],
-    aad: &[u8],
-    buf: &mut [u8],
-) -> [u8; TAG_LEN] {
+pub fn chacha20poly1305_seal_in_place(key: &[u8; 32], nonce: &[u8; 12], aad: &[u8], buf: &mut [u8]) -> [u8; TAG_LEN] {
     let cipher = ChaCha20Poly1305::new(&(*key).into());
     cipher
         .encrypt_inout_detached(&(*nonce).into(), aad, InOutBuf::from(buf))
@@ -93,12 +85,7 @@ pub fn chacha20poly1305_open_in_place(
 }
 
 /// ChaCha20-Poly1305 encryption returning `ciphertext ‖ tag`.
-pub fn chacha20poly1305_seal(
-    key: &[u8; 32],
-    nonce: &[u8; 12],
-    aad: &[u8],
-    plaintext: &[u8],
-) -> Vec<u8> {
+pub fn chacha20poly1305_seal(key: &[u8; 32], nonce: &[u8; 12], aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(plaintext.len() + TAG_LEN);
     out.extend_from_slice(plaintext);
     let tag = chacha20poly1305_seal_in_place(key, nonce, aad, &mut out);
@@ -113,10 +100,7 @@ pub fn chacha20poly1305_open(
     aad: &[u8],
     sealed: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>> {
-    let split = sealed
-        .len()
-        .checked_sub(TAG_LEN)
-        .ok_or(Error::DecryptionFailed)?;
+    let split = sealed.len().checked_sub(TAG_LEN).ok_or(Error::DecryptionFailed)?;
     let tag: [u8; TAG_LEN] = sealed[split..].try_into().expect("split leaves 16 bytes");
     let mut out = Zeroizing::new(sealed[..split].to_vec());
     chacha20poly1305_open_in_place(key, nonce, aad, &mut out, &tag)?;
@@ -124,12 +108,7 @@ pub fn chacha20poly1305_open(
 }
 
 /// XChaCha20-Poly1305 (draft-irtf-cfrg-xchacha) encryption returning `ciphertext ‖ tag`.
-pub fn xchacha20poly1305_seal(
-    key: &[u8; 32],
-    nonce: &[u8; 24],
-    aad: &[u8],
-    plaintext: &[u8],
-) -> Vec<u8> {
+pub fn xchacha20poly1305_seal(key: &[u8; 32], nonce: &[u8; 24], aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
     let cipher = XChaCha20Poly1305::new(&(*key).into());
     let mut out = Vec::with_capacity(plaintext.len() + TAG_LEN);
     out.extend_from_slice(plaintext);
@@ -147,20 +126,12 @@ pub fn xchacha20poly1305_open(
     aad: &[u8],
     sealed: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>> {
-    let split = sealed
-        .len()
-        .checked_sub(TAG_LEN)
-        .ok_or(Error::DecryptionFailed)?;
+    let split = sealed.len().checked_sub(TAG_LEN).ok_or(Error::DecryptionFailed)?;
     let tag: [u8; TAG_LEN] = sealed[split..].try_into().expect("split leaves 16 bytes");
     let mut out = Zeroizing::new(sealed[..split].to_vec());
     let cipher = XChaCha20Poly1305::new(&(*key).into());
     cipher
-        .decrypt_inout_detached(
-            &(*nonce).into(),
-            aad,
-            InOutBuf::from(out.as_mut_slice()),
-            &tag.into(),
-        )
+        .decrypt_inout_detached(&(*nonce).into(), aad, InOutBuf::from(out.as_mut_slice()), &tag.into())
         .map_err(|_| Error::DecryptionFailed)?;
     Ok(out)
 }
@@ -202,15 +173,8 @@ pub fn hpke_seal_base(
     use hpke_suite::{Aead, Kdf, Kem};
     let pk = <Kem as hpke::Kem>::PublicKey::from_bytes(recipient_pk)
         .map_err(|_| Error::Malformed("invalid X25519 public key"))?;
-    let (enc, ct) = hpke::single_shot_seal_with_rng::<Aead, Kdf, Kem>(
-        &OpModeS::Base,
-        &pk,
-        info,
-        plaintext,
-        aad,
-        rng,
-    )
-    .map_err(|_| Error::InvalidArgument("HPKE seal failed: low-order recipient key"))?;
+    let (enc, ct) = hpke::single_shot_seal_with_rng::<Aead, Kdf, Kem>(&OpModeS::Base, &pk, info, plaintext, aad, rng)
+        .map_err(|_| Error::InvalidArgument("HPKE seal failed: low-order recipient key"))?;
     let enc: [u8; 32] = enc.to_bytes().into();
     Ok((enc, ct))
 }
@@ -225,10 +189,8 @@ pub fn hpke_open_base(
     ciphertext: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>> {
     use hpke_suite::{Aead, Kdf, Kem};
-    let sk = <Kem as hpke::Kem>::PrivateKey::from_bytes(recipient_sk)
-        .map_err(|_| Error::DecryptionFailed)?;
-    let enc =
-        <Kem as hpke::Kem>::EncappedKey::from_bytes(enc).map_err(|_| Error::DecryptionFailed)?;
+    let sk = <Kem as hpke::Kem>::PrivateKey::from_bytes(recipient_sk).map_err(|_| Error::DecryptionFailed)?;
+    let enc = <Kem as hpke::Kem>::EncappedKey::from_bytes(enc).map_err(|_| Error::DecryptionFailed)?;
     hpke::single_shot_open::<Aead, Kdf, Kem>(&OpModeR::Base, &sk, &enc, info, ciphertext, aad)
         .map(Zeroizing::new)
         .map_err(|_| Error::DecryptionFailed)
@@ -244,22 +206,17 @@ pub fn hpke_derive_keypair(ikm: &[u8]) -> (Zeroizing<[u8; 32]>, [u8; 32]) {
 /// Ed25519 (RFC 8032) signature with a 32-byte seed.
 pub fn ed25519_sign(seed: &[u8; 32], message: &[u8]) -> [u8; 64] {
     use ed25519_dalek::Signer;
-    ed25519_dalek::SigningKey::from_bytes(seed)
-        .sign(message)
-        .to_bytes()
+    ed25519_dalek::SigningKey::from_bytes(seed).sign(message).to_bytes()
 }
 
 /// Ed25519 public key for a seed.
 pub fn ed25519_public(seed: &[u8; 32]) -> [u8; 32] {
-    ed25519_dalek::SigningKey::from_bytes(seed)
-        .verifying_key()
-        .to_bytes()
+    ed25519_dalek::SigningKey::from_bytes(seed).verifying_key().to_bytes()
 }
 
 /// Strict Ed25519 verification: rejects non-canonical encodings and small-order keys and `R`.
 pub fn ed25519_verify(public: &[u8; 32], message: &[u8], signature: &[u8; 64]) -> Result<()> {
     let key = ed25519_dalek::VerifyingKey::from_bytes(public).map_err(|_| Error::BadSignature)?;
     let signature = ed25519_dalek::Signature::from_bytes(signature);
-    key.verify_strict(message, &signature)
-        .map_err(|_| Error::BadSignature)
+    key.verify_strict(message, &signature).map_err(|_| Error::BadSignature)
 }

@@ -21,8 +21,7 @@ use zeroize::Zeroizing;
 use crate::header::{Header, Stanza};
 use crate::identity::Identity;
 use crate::primitives::{
-    chacha20poly1305_open, chacha20poly1305_seal, hkdf_sha256_32, hpke_open_base, hpke_seal_base,
-    sha256, x25519_base,
+    chacha20poly1305_open, chacha20poly1305_seal, hkdf_sha256_32, hpke_open_base, hpke_seal_base, sha256, x25519_base,
 };
 use crate::secrets::{FileKey, RecipientShare, ServerShare};
 use crate::{Error, Result, b64};
@@ -177,20 +176,12 @@ impl RecipientSecretKey {
         }
         let parsed = found.ok_or(Error::NoMatch)?;
         let info = [RSHARE_LABEL, &[0], &msg_id.0, &rid.0].concat();
-        let rshare = hpke_open_base(
-            &self.secret,
-            &parsed.enc,
-            &info,
-            b"",
-            &parsed.body[..SEALED_SHARE_LEN],
-        )?;
+        let rshare = hpke_open_base(&self.secret, &parsed.enc, &info, b"", &parsed.body[..SEALED_SHARE_LEN])?;
         Ok(OpenedShare {
             msg_id: *msg_id,
             rid,
             rshare: RecipientShare::try_from_slice(&rshare).map_err(|_| Error::DecryptionFailed)?,
-            wrapped: parsed.body[SEALED_SHARE_LEN..]
-                .try_into()
-                .expect("body length checked"),
+            wrapped: parsed.body[SEALED_SHARE_LEN..].try_into().expect("body length checked"),
         })
     }
 }
@@ -248,8 +239,7 @@ pub fn wrap_for_recipient(
     let rshare = RecipientShare::random(rng);
     let sshare = ServerShare::random(rng);
     let info = [RSHARE_LABEL, &[0], &msg_id.0, &rid.0].concat();
-    let (enc, sealed_share) =
-        hpke_seal_base(&recipient.0, &info, b"", rshare.expose_secret(), rng)?;
+    let (enc, sealed_share) = hpke_seal_base(&recipient.0, &info, b"", rshare.expose_secret(), rng)?;
     let kek = kek(&rshare, &sshare, msg_id, &rid);
     let wrapped = chacha20poly1305_seal(&kek, &[0; 12], b"", file_key.expose_secret());
     let mut body = sealed_share;
@@ -275,16 +265,12 @@ pub fn wrap_for_recipients(
     rng: &mut impl CryptoRng,
 ) -> Result<(Vec<Stanza>, Vec<ServerShareFor>)> {
     if recipients.is_empty() {
-        return Err(Error::InvalidArgument(
-            "a message needs at least one recipient",
-        ));
+        return Err(Error::InvalidArgument("a message needs at least one recipient"));
     }
     let mut rids: Vec<RecipientId> = recipients.iter().map(RecipientPublicKey::rid).collect();
     rids.sort_unstable();
     if rids.windows(2).any(|pair| pair[0] == pair[1]) {
-        return Err(Error::InvalidArgument(
-            "the same recipient key appears twice",
-        ));
+        return Err(Error::InvalidArgument("the same recipient key appears twice"));
     }
     let mut stanzas = Vec::with_capacity(recipients.len());
     let mut shares = Vec::with_capacity(recipients.len());
@@ -333,11 +319,9 @@ impl Identity for SealpostIdentity<'_> {
                 b"",
                 &parsed.body[..SEALED_SHARE_LEN],
             )?;
-            let rshare =
-                RecipientShare::try_from_slice(&rshare).map_err(|_| Error::DecryptionFailed)?;
+            let rshare = RecipientShare::try_from_slice(&rshare).map_err(|_| Error::DecryptionFailed)?;
             let kek = kek(&rshare, self.server_share, &self.msg_id, &rid);
-            let file_key =
-                chacha20poly1305_open(&kek, &[0; 12], b"", &parsed.body[SEALED_SHARE_LEN..])?;
+            let file_key = chacha20poly1305_open(&kek, &[0; 12], b"", &parsed.body[SEALED_SHARE_LEN..])?;
             FileKey::try_from_slice(&file_key).map_err(|_| Error::DecryptionFailed)
         })();
         Some(result)
@@ -363,9 +347,7 @@ impl ParsedStanza {
         let enc = b64::decode_array(&stanza.args[3])?;
         // Exact length before any decryption (partitioning-oracle defence).
         if stanza.body.len() != STANZA_BODY_LEN {
-            return Err(Error::Malformed(
-                "sealpost.org/v1 stanza body must be 80 bytes",
-            ));
+            return Err(Error::Malformed("sealpost.org/v1 stanza body must be 80 bytes"));
         }
         Ok(Self {
             msg_id,
@@ -376,12 +358,7 @@ impl ParsedStanza {
     }
 }
 
-fn kek(
-    rshare: &RecipientShare,
-    sshare: &ServerShare,
-    msg_id: &MessageId,
-    rid: &RecipientId,
-) -> Zeroizing<[u8; 32]> {
+fn kek(rshare: &RecipientShare, sshare: &ServerShare, msg_id: &MessageId, rid: &RecipientId) -> Zeroizing<[u8; 32]> {
     let mut ikm = Zeroizing::new([0u8; 64]);
     ikm[..32].copy_from_slice(rshare.expose_secret());
     ikm[32..].copy_from_slice(sshare.expose_secret());

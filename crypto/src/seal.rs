@@ -100,8 +100,7 @@ impl SealBody {
                 return Err(Error::Malformed("too many payloads"));
             }
             let mut parts = rest.split(' ');
-            let (Some(nonce), Some(len), Some(root), None) =
-                (parts.next(), parts.next(), parts.next(), parts.next())
+            let (Some(nonce), Some(len), Some(root), None) = (parts.next(), parts.next(), parts.next(), parts.next())
             else {
                 return Err(Error::Malformed("payload line must have three fields"));
             };
@@ -124,11 +123,7 @@ impl SealBody {
 
     /// Signs the statement with the sender's Ed25519 seed.
     pub fn sign(&self, sender_seed: &SymmetricKey) -> Result<String> {
-        note::sign(
-            &self.to_text(),
-            SENDER_KEY_NAME,
-            sender_seed.expose_secret(),
-        )
+        note::sign(&self.to_text(), SENDER_KEY_NAME, sender_seed.expose_secret())
     }
 
     /// Verifies a signed seal against the sender's Ed25519 public key and parses it.
@@ -140,14 +135,10 @@ impl SealBody {
 
 /// A canonical decimal: digits only, no leading zero, fits in 64 bits.
 fn parse_decimal(text: &str) -> Result<u64> {
-    if text.is_empty()
-        || !text.bytes().all(|b| b.is_ascii_digit())
-        || (text.len() > 1 && text.starts_with('0'))
-    {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) || (text.len() > 1 && text.starts_with('0')) {
         return Err(Error::Malformed("not a canonical decimal"));
     }
-    text.parse()
-        .map_err(|_| Error::Malformed("decimal out of range"))
+    text.parse().map_err(|_| Error::Malformed("decimal out of range"))
 }
 
 /// The Ed25519 public key of a sender seed.

@@ -93,13 +93,7 @@ mod tests {
 
     #[test]
     fn equality_is_by_value() {
-        assert_eq!(
-            ServerShare::from_bytes([1; 32]),
-            ServerShare::from_bytes([1; 32])
-        );
-        assert_ne!(
-            ServerShare::from_bytes([1; 32]),
-            ServerShare::from_bytes([2; 32])
-        );
+        assert_eq!(ServerShare::from_bytes([1; 32]), ServerShare::from_bytes([1; 32]));
+        assert_ne!(ServerShare::from_bytes([1; 32]), ServerShare::from_bytes([2; 32]));
     }
 }

@@ -19,9 +19,7 @@ use core::ops::Range;
 use zeroize::Zeroizing;
 
 use crate::merkle::{Hash, leaf_hash};
-use crate::primitives::{
-    TAG_LEN, chacha20poly1305_open_in_place, chacha20poly1305_seal_in_place, hkdf_sha256_32,
-};
+use crate::primitives::{TAG_LEN, chacha20poly1305_open_in_place, chacha20poly1305_seal_in_place, hkdf_sha256_32};
 use crate::secrets::FileKey;
 use crate::{Error, Result};
 
@@ -101,11 +99,7 @@ impl Layout {
     /// Byte range of chunk `k` within the payload (nonce included in the offsets).
     pub fn chunk_range(&self, k: u64) -> Range<u64> {
         let start = NONCE_LEN as u64 + k * ENC;
-        let len = if k + 1 == self.chunks {
-            self.last_len
-        } else {
-            ENC
-        };
+        let len = if k + 1 == self.chunks { self.last_len } else { ENC };
         start..start + len
     }
 
@@ -193,55 +187,29 @@ impl PayloadEncryptor {
 
     /// As [`Self::encrypt_chunks`], also returning the chunk-tree leaf hash of every encrypted
     /// chunk (for the seal's chunk root).
-    pub fn encrypt_chunks_hashed(
-        &self,
-        first: u64,
-        plaintext: &[u8],
-        out: &mut [u8],
-    ) -> Result<Vec<Hash>> {
+    pub fn encrypt_chunks_hashed(&self, first: u64, plaintext: &[u8], out: &mut [u8]) -> Result<Vec<Hash>> {
         let count = plaintext.len().div_ceil(CHUNK_LEN).max(1);
         let mut hashes = vec![[0u8; 32]; count];
         self.encrypt_batch(first, plaintext, out, Some(&mut hashes))?;
         Ok(hashes)
     }
 
-    fn encrypt_batch(
-        &self,
-        first: u64,
-        plaintext: &[u8],
-        out: &mut [u8],
-        hashes: Option<&mut [Hash]>,
-    ) -> Result<()> {
-        let count = check_batch(
-            &self.layout,
-            first,
-            plaintext.len(),
-            out.len(),
-            Direction::Encrypt,
-        )?;
+    fn encrypt_batch(&self, first: u64, plaintext: &[u8], out: &mut [u8], hashes: Option<&mut [Hash]>) -> Result<()> {
+        let count = check_batch(&self.layout, first, plaintext.len(), out.len(), Direction::Encrypt)?;
         let key = &self.key.0;
         let layout = self.layout;
         let work = |i: usize, pt: &[u8], ct: &mut [u8], hash: Option<&mut Hash>| {
             let k = first + i as u64;
             let (body, tag) = ct.split_at_mut(pt.len());
             body.copy_from_slice(pt);
-            let t =
-                chacha20poly1305_seal_in_place(key, &chunk_nonce(k, layout.is_last(k)), b"", body);
+            let t = chacha20poly1305_seal_in_place(key, &chunk_nonce(k, layout.is_last(k)), b"", body);
             tag.copy_from_slice(&t);
             if let Some(hash) = hash {
                 *hash = leaf_hash(ct);
             }
             Ok(())
         };
-        run_batch(
-            count,
-            plaintext,
-            CHUNK_LEN,
-            out,
-            ENCRYPTED_CHUNK_LEN,
-            hashes,
-            work,
-        )
+        run_batch(count, plaintext, CHUNK_LEN, out, ENCRYPTED_CHUNK_LEN, hashes, work)
     }
 
     /// Encrypts a whole payload held in memory: `nonce ‖ chunks`. For small payloads (the
@@ -299,32 +267,15 @@ impl PayloadDecryptor {
 
     /// As [`Self::decrypt_chunks`], also returning each chunk's leaf hash so the caller can
     /// check the payload against the chunk root in the sender's seal.
-    pub fn decrypt_chunks_hashed(
-        &self,
-        first: u64,
-        ciphertext: &[u8],
-        out: &mut [u8],
-    ) -> Result<Vec<Hash>> {
+    pub fn decrypt_chunks_hashed(&self, first: u64, ciphertext: &[u8], out: &mut [u8]) -> Result<Vec<Hash>> {
         let count = ciphertext.len().div_ceil(ENCRYPTED_CHUNK_LEN).max(1);
         let mut hashes = vec![[0u8; 32]; count];
         self.decrypt_batch(first, ciphertext, out, Some(&mut hashes))?;
         Ok(hashes)
     }
 
-    fn decrypt_batch(
-        &self,
-        first: u64,
-        ciphertext: &[u8],
-        out: &mut [u8],
-        hashes: Option<&mut [Hash]>,
-    ) -> Result<()> {
-        let count = check_batch(
-            &self.layout,
-            first,
-            out.len(),
-            ciphertext.len(),
-            Direction::Decrypt,
-        )?;
+    fn decrypt_batch(&self, first: u64, ciphertext: &[u8], out: &mut [u8], hashes: Option<&mut [Hash]>) -> Result<()> {
+        let count = check_batch(&self.layout, first, out.len(), ciphertext.len(), Direction::Decrypt)?;
         let key = &self.key.0;
         let layout = self.layout;
         let work = |i: usize, ct: &[u8], pt: &mut [u8], hash: Option<&mut Hash>| {
@@ -335,15 +286,7 @@ impl PayloadDecryptor {
             }
             Ok(())
         };
-        run_batch(
-            count,
-            ciphertext,
-            ENCRYPTED_CHUNK_LEN,
-            out,
-            CHUNK_LEN,
-            hashes,
-            work,
-        )
+        run_batch(count, ciphertext, ENCRYPTED_CHUNK_LEN, out, CHUNK_LEN, hashes, work)
     }
 
     /// Decrypts one chunk; `ciphertext` must be exactly the bytes of [`Layout::chunk_range`].
@@ -356,10 +299,7 @@ impl PayloadDecryptor {
         if ciphertext.len() as u64 != range.end - range.start {
             return Err(Error::DecryptionFailed);
         }
-        let pt_len = ciphertext
-            .len()
-            .checked_sub(TAG_LEN)
-            .ok_or(Error::DecryptionFailed)?;
+        let pt_len = ciphertext.len().checked_sub(TAG_LEN).ok_or(Error::DecryptionFailed)?;
         let out = out
             .get_mut(..pt_len)
             .ok_or(Error::InvalidArgument("output buffer too small"))?;
@@ -370,10 +310,7 @@ impl PayloadDecryptor {
 
 fn decrypt_one(key: &[u8; 32], layout: &Layout, k: u64, ct: &[u8], pt: &mut [u8]) -> Result<()> {
     let last = layout.is_last(k);
-    let pt_len = ct
-        .len()
-        .checked_sub(TAG_LEN)
-        .ok_or(Error::DecryptionFailed)?;
+    let pt_len = ct.len().checked_sub(TAG_LEN).ok_or(Error::DecryptionFailed)?;
     // The final chunk may be empty only when it is the only chunk.
     if last && pt_len == 0 && k != 0 {
         return Err(Error::DecryptionFailed);
@@ -396,21 +333,13 @@ enum Direction {
 
 /// Checks that a batch of chunks starting at `first` has consistent plaintext and ciphertext
 /// lengths; returns the chunk count.
-fn check_batch(
-    layout: &Layout,
-    first: u64,
-    pt_len: usize,
-    ct_len: usize,
-    dir: Direction,
-) -> Result<usize> {
+fn check_batch(layout: &Layout, first: u64, pt_len: usize, ct_len: usize, dir: Direction) -> Result<usize> {
     let bad = |what| match dir {
         Direction::Encrypt => Error::InvalidArgument(what),
         Direction::Decrypt => Error::DecryptionFailed,
     };
     let count = ct_len.div_ceil(ENCRYPTED_CHUNK_LEN).max(1);
-    let end = first
-        .checked_add(count as u64)
-        .ok_or(bad("chunk index overflow"))?;
+    let end = first.checked_add(count as u64).ok_or(bad("chunk index overflow"))?;
     if end > layout.chunks {
         return Err(bad("batch extends beyond the payload"));
     }
@@ -426,9 +355,7 @@ fn check_batch(
         .checked_sub(count * TAG_LEN)
         .ok_or(bad("batch is not whole chunks"))?;
     if pt_len != expected_pt {
-        return Err(Error::InvalidArgument(
-            "buffer length does not match the batch",
-        ));
+        return Err(Error::InvalidArgument("buffer length does not match the batch"));
     }
     Ok(count)
 }
@@ -468,10 +395,7 @@ where
     }
     #[cfg(target_arch = "wasm32")]
     {
-        let chunks = input
-            .chunks(in_step)
-            .zip(output.chunks_mut(out_step))
-            .enumerate();
+        let chunks = input.chunks(in_step).zip(output.chunks_mut(out_step)).enumerate();
         match hashes {
             Some(hashes) => chunks
                 .zip(hashes.iter_mut())
@@ -558,21 +482,13 @@ impl StreamDecryptor {
     fn consume(&mut self, out: &mut Vec<u8>) -> Result<()> {
         match &self.decryptor {
             None => {
-                let nonce: [u8; NONCE_LEN] = self.pending[..]
-                    .try_into()
-                    .expect("pending holds the nonce");
-                self.decryptor = Some(PayloadDecryptor::new(
-                    &self.file_key,
-                    &nonce,
-                    self.payload_len,
-                )?);
+                let nonce: [u8; NONCE_LEN] = self.pending[..].try_into().expect("pending holds the nonce");
+                self.decryptor = Some(PayloadDecryptor::new(&self.file_key, &nonce, self.payload_len)?);
             }
             Some(dec) => {
                 let start = out.len();
                 out.resize(start + self.pending.len().saturating_sub(TAG_LEN), 0);
-                if let Err(err) =
-                    dec.decrypt_chunk(self.next_chunk, &self.pending, &mut out[start..])
-                {
+                if let Err(err) = dec.decrypt_chunk(self.next_chunk, &self.pending, &mut out[start..]) {
                     out.truncate(start);
                     return Err(err);
                 }
@@ -618,10 +534,7 @@ mod tests {
     #[test]
     fn layout_arithmetic() {
         let l = Layout::for_plaintext(0);
-        assert_eq!(
-            (l.chunk_count(), l.payload_len(), l.plaintext_len()),
-            (1, 32, 0)
-        );
+        assert_eq!((l.chunk_count(), l.payload_len(), l.plaintext_len()), (1, 32, 0));
         let l = Layout::for_plaintext(CHUNK_LEN as u64);
         assert_eq!((l.chunk_count(), l.payload_len()), (1, 16 + ENC));
         let l = Layout::for_plaintext(CHUNK_LEN as u64 + 1);
@@ -633,19 +546,12 @@ mod tests {
         }
         assert!(Layout::for_payload_len(15).is_err());
         assert!(!Layout::for_payload_len(16).unwrap().is_well_formed());
-        assert!(
-            !Layout::for_payload_len(16 + ENC + 16)
-                .unwrap()
-                .is_well_formed()
-        );
+        assert!(!Layout::for_payload_len(16 + ENC + 16).unwrap().is_well_formed());
     }
 
     #[test]
     fn nonce_layout() {
         assert_eq!(chunk_nonce(0, true), [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
-        assert_eq!(
-            chunk_nonce(0x0102, false),
-            [0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 0]
-        );
+        assert_eq!(chunk_nonce(0x0102, false), [0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 0]);
     }
 }

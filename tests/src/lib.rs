@@ -1,0 +1,1 @@
+//! End-to-end and interoperability tests live in `tests/tests/`; this library is empty.
