@@ -72,7 +72,7 @@ impl Manifest {
 
     /// Parses a padded plaintext.
     pub fn decode(plaintext: &[u8]) -> Result<Self> {
-        if plaintext.len() > MAX_MANIFEST_LEN || plaintext.len() % MANIFEST_PADDING != 0 {
+        if plaintext.len() > MAX_MANIFEST_LEN || !plaintext.len().is_multiple_of(MANIFEST_PADDING) {
             return Err(Error::Malformed("manifest length is not a padded length"));
         }
         let end = plaintext.iter().rposition(|&b| b != b' ').map_or(0, |i| i + 1);

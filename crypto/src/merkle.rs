@@ -114,17 +114,15 @@ pub fn verify_inclusion(leaf: &Hash, index: u64, size: u64, proof: &[Hash], root
 }
 
 /// RFC 9162 §2.1.4.2: does `proof` show the tree of `size1` with `root1` to be a prefix of the
-/// tree of `size2` with `root2`?
+/// tree of `size2` with `root2`? Requires `0 < size1 ≤ size2`.
 pub fn verify_consistency(size1: u64, size2: u64, root1: &Hash, root2: &Hash, proof: &[Hash]) -> bool {
-    if size1 > size2 {
+    if size1 == 0 || size1 > size2 {
+        // RFC 9162 defines consistency proofs only from a non-empty tree; accepting size1 = 0
+        // would "verify" a root1 that nothing checks (transparency-dev/merkle refuses it too).
         return false;
     }
     if size1 == size2 {
         return proof.is_empty() && root1 == root2;
-    }
-    if size1 == 0 {
-        // Every tree extends the empty tree; RFC 9162 gives no proof for it.
-        return proof.is_empty();
     }
     if proof.is_empty() {
         return false;

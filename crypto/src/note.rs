@@ -8,9 +8,15 @@
 //!
 //! `key ID = SHA-256(name ‖ 0x0A ‖ 0x01 ‖ public key)[..4]`. Verifiers ignore signatures by
 //! keys they do not know, and fail if a known key's signature does not verify.
+//!
+//! BASE64 here is standard base64 *with* padding, as c2sp.org/signed-note specifies (unlike the
+//! unpadded base64 of the age header grammar in [`crate::b64`]).
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 
 use crate::primitives::{ed25519_public, ed25519_sign, ed25519_verify, sha256};
-use crate::{Error, Result, b64};
+use crate::{Error, Result};
 
 const SIG_PREFIX: &str = "\u{2014} ";
 const ED25519_TYPE: u8 = 0x01;
@@ -50,7 +56,7 @@ impl VerifierKey {
             "{}+{}+{}",
             self.name,
             hex,
-            b64::encode(&[&[ED25519_TYPE][..], &self.public].concat())
+            STANDARD.encode([&[ED25519_TYPE][..], &self.public].concat())
         )
     }
 
@@ -60,7 +66,7 @@ impl VerifierKey {
         let (Some(name), Some(hex), Some(key), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
             return Err(Error::Malformed("verifier key must have three '+'-separated parts"));
         };
-        let key = b64::decode(key)?;
+        let key = decode_padded(key)?;
         if key.len() != 33 || key[0] != ED25519_TYPE {
             return Err(Error::Malformed("verifier key is not an Ed25519 key"));
         }
@@ -72,6 +78,11 @@ impl VerifierKey {
         }
         Ok(vkey)
     }
+}
+
+/// Canonical padded standard base64.
+fn decode_padded(text: &str) -> Result<Vec<u8>> {
+    STANDARD.decode(text).map_err(|_| Error::Malformed("invalid base64"))
 }
 
 fn check_name(name: &str) -> Result<()> {
@@ -89,7 +100,7 @@ pub fn sign(text: &str, name: &str, seed: &[u8; 32]) -> Result<String> {
     let signature = ed25519_sign(seed, text.as_bytes());
     let mut blob = key.key_id().to_vec();
     blob.extend_from_slice(&signature);
-    Ok(format!("{text}\n{SIG_PREFIX}{name} {}\n", b64::encode(&blob)))
+    Ok(format!("{text}\n{SIG_PREFIX}{name} {}\n", STANDARD.encode(&blob)))
 }
 
 fn check_text(text: &str) -> Result<()> {
@@ -127,7 +138,7 @@ pub fn verify<'a>(note: &'a str, key: &VerifierKey) -> Result<&'a str> {
         let (name, sig) = rest
             .split_once(' ')
             .ok_or(Error::Malformed("malformed signature line"))?;
-        let sig = b64::decode(sig)?;
+        let sig = decode_padded(sig)?;
         if sig.len() < 5 {
             return Err(Error::Malformed("signature too short"));
         }

@@ -343,6 +343,12 @@ fn check_batch(layout: &Layout, first: u64, pt_len: usize, ct_len: usize, dir: D
     if end > layout.chunks {
         return Err(bad("batch extends beyond the payload"));
     }
+    // A stored length can describe an impossible final chunk (shorter than a tag, or empty after
+    // a full chunk). A batch that includes it fails as a whole; chunk-by-chunk readers
+    // ([`PayloadDecryptor::decrypt_chunk`], [`StreamDecryptor`]) still get the chunks before it.
+    if end == layout.chunks && !layout.is_well_formed() {
+        return Err(bad("the payload's final chunk is malformed"));
+    }
     let expected_ct = if end == layout.chunks {
         (count as u64 - 1) * ENC + layout.last_len
     } else {
@@ -376,8 +382,19 @@ where
 {
     // An empty payload is one chunk with an empty plaintext: `chunks()` would yield nothing.
     if input.is_empty() || output.is_empty() {
+        if count != 1 {
+            return Err(Error::DecryptionFailed);
+        }
         let mut hash = hashes;
         return work(0, input, output, hash.as_mut().map(|h| &mut h[0]));
+    }
+    // `zip` below stops at the shorter side: refuse any batch whose sides do not pair up exactly,
+    // so that no chunk can go unprocessed.
+    if input.len().div_ceil(in_step) != count
+        || output.len().div_ceil(out_step) != count
+        || hashes.as_ref().is_some_and(|h| h.len() != count)
+    {
+        return Err(Error::DecryptionFailed);
     }
     #[cfg(not(target_arch = "wasm32"))]
     {
@@ -405,7 +422,6 @@ where
                 .try_for_each(|(i, (inp, out))| work(i, inp, out, None)),
         }?;
     }
-    debug_assert!(count >= 1);
     Ok(())
 }
 
@@ -547,6 +563,38 @@ mod tests {
         assert!(Layout::for_payload_len(15).is_err());
         assert!(!Layout::for_payload_len(16).unwrap().is_well_formed());
         assert!(!Layout::for_payload_len(16 + ENC + 16).unwrap().is_well_formed());
+    }
+
+    #[test]
+    fn batch_refuses_an_empty_final_chunk_after_a_full_one() {
+        let key = FileKey::from_bytes([4; 16]);
+        let enc = PayloadEncryptor::new(&key, [6; NONCE_LEN], CHUNK_LEN as u64);
+        let payload = enc.encrypt_all(&vec![7u8; CHUNK_LEN]).unwrap();
+        // Re-encrypt chunk 0 as non-final and append a validly tagged empty final chunk.
+        let payload_key = PayloadKey::derive(&key, &[6; NONCE_LEN]);
+        let mut forged = payload[..NONCE_LEN].to_vec();
+        let mut body = vec![7u8; CHUNK_LEN];
+        let tag = chacha20poly1305_seal_in_place(&payload_key.0, &chunk_nonce(0, false), b"", &mut body);
+        forged.extend_from_slice(&body);
+        forged.extend_from_slice(&tag);
+        let empty_tag = chacha20poly1305_seal_in_place(&payload_key.0, &chunk_nonce(1, true), b"", &mut []);
+        forged.extend_from_slice(&empty_tag);
+        let dec = PayloadDecryptor::new(&key, &[6; NONCE_LEN], forged.len() as u64).unwrap();
+        let mut out = vec![0u8; CHUNK_LEN];
+        assert_eq!(
+            dec.decrypt_chunks(0, &forged[NONCE_LEN..], &mut out),
+            Err(Error::DecryptionFailed)
+        );
+        assert_eq!(decrypt_payload(&key, &forged), Err(Error::DecryptionFailed));
+        // Chunk by chunk, the first chunk is still readable and the empty final one is refused.
+        assert_eq!(
+            dec.decrypt_chunk(0, &forged[NONCE_LEN..NONCE_LEN + ENCRYPTED_CHUNK_LEN], &mut out),
+            Ok(CHUNK_LEN)
+        );
+        assert!(
+            dec.decrypt_chunk(1, &forged[NONCE_LEN + ENCRYPTED_CHUNK_LEN..], &mut out)
+                .is_err()
+        );
     }
 
     #[test]
