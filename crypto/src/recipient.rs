@@ -174,16 +174,20 @@ impl RecipientSecretKey {
                 found = Some(parsed);
             }
         }
-        let parsed = found.ok_or(Error::NoMatch)?;
-        let info = [RSHARE_LABEL, &[0], &msg_id.0, &rid.0].concat();
-        let rshare = hpke_open_base(&self.secret, &parsed.enc, &info, b"", &parsed.body[..SEALED_SHARE_LEN])?;
-        Ok(OpenedShare {
-            msg_id: *msg_id,
-            rid,
-            rshare: RecipientShare::try_from_slice(&rshare).map_err(|_| Error::DecryptionFailed)?,
-            wrapped: parsed.body[SEALED_SHARE_LEN..].try_into().expect("body length checked"),
-        })
+        open_parsed(self, &found.ok_or(Error::NoMatch)?)
     }
+}
+
+/// Opens the recipient share of a stanza already known to be addressed to `key`.
+fn open_parsed(key: &RecipientSecretKey, parsed: &ParsedStanza) -> Result<OpenedShare> {
+    let info = [RSHARE_LABEL, &[0], &parsed.msg_id.0, &parsed.rid.0].concat();
+    let rshare = hpke_open_base(&key.secret, &parsed.enc, &info, b"", &parsed.body[..SEALED_SHARE_LEN])?;
+    Ok(OpenedShare {
+        msg_id: parsed.msg_id,
+        rid: parsed.rid,
+        rshare: RecipientShare::try_from_slice(&rshare).map_err(|_| Error::DecryptionFailed)?,
+        wrapped: parsed.body[SEALED_SHARE_LEN..].try_into().expect("body length checked"),
+    })
 }
 
 /// A recipient share opened from the header, waiting for the server share.
@@ -211,11 +215,16 @@ impl OpenedShare {
 
     /// Combines the server share, unwraps the file key and verifies the header MAC with it.
     pub fn file_key(&self, server_share: &ServerShare, header: &Header) -> Result<FileKey> {
-        let kek = kek(&self.rshare, server_share, &self.msg_id, &self.rid);
-        let file_key = chacha20poly1305_open(&kek, &[0; 12], b"", &self.wrapped)?;
-        let file_key = FileKey::try_from_slice(&file_key).map_err(|_| Error::DecryptionFailed)?;
+        let file_key = self.unwrap_file_key(server_share)?;
         header.verify_mac(&file_key)?;
         Ok(file_key)
+    }
+
+    /// Combines the server share and unwraps the file key, without the header MAC check.
+    fn unwrap_file_key(&self, server_share: &ServerShare) -> Result<FileKey> {
+        let kek = kek(&self.rshare, server_share, &self.msg_id, &self.rid);
+        let file_key = chacha20poly1305_open(&kek, &[0; 12], b"", &self.wrapped)?;
+        FileKey::try_from_slice(&file_key).map_err(|_| Error::DecryptionFailed)
     }
 }
 
@@ -309,22 +318,7 @@ impl Identity for SealpostIdentity<'_> {
         if parsed.msg_id != self.msg_id {
             return Some(Err(Error::Malformed("stanza belongs to another message")));
         }
-        let rid = parsed.rid;
-        let info = [RSHARE_LABEL, &[0], &self.msg_id.0, &rid.0].concat();
-        let result = (|| {
-            let rshare = hpke_open_base(
-                &self.key.secret,
-                &parsed.enc,
-                &info,
-                b"",
-                &parsed.body[..SEALED_SHARE_LEN],
-            )?;
-            let rshare = RecipientShare::try_from_slice(&rshare).map_err(|_| Error::DecryptionFailed)?;
-            let kek = kek(&rshare, self.server_share, &self.msg_id, &rid);
-            let file_key = chacha20poly1305_open(&kek, &[0; 12], b"", &parsed.body[SEALED_SHARE_LEN..])?;
-            FileKey::try_from_slice(&file_key).map_err(|_| Error::DecryptionFailed)
-        })();
-        Some(result)
+        Some(open_parsed(self.key, &parsed).and_then(|share| share.unwrap_file_key(self.server_share)))
     }
 }
 
