@@ -488,7 +488,6 @@ impl StreamDecryptor {
                     self.consume(out)?;
                 }
             }
-            // An empty final chunk is complete as soon as it is wanted: nothing more will come.
             Ok(())
         })();
         self.failed = result.is_err();
