@@ -24,8 +24,28 @@ if ! command -v node >/dev/null; then
   exit 1
 fi
 
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+run() {
+  "$@" 2>&1 | tee -a "$log" || status=1
+}
+
 echo "== native tests"
-cargo test --workspace --locked
+run cargo test --workspace --locked
 
 echo "== wasm32 tests (Node)"
-web-recipient/run-wasm-tests.sh
+run web-recipient/run-wasm-tests.sh
+
+# One closing line over every runner above (cargo prints one `test result:` line per binary).
+awk '/^test result:/ {
+       for (i = 2; i <= NF; i++) {
+         if ($i ~ /^passed;?$/) passed += $(i - 1)
+         if ($i ~ /^failed;?$/) failed += $(i - 1)
+       }
+     }
+     END { printf "\nSummary: %d passed, %d failed\n", passed, failed }' "$log"
+if [ "$status" -ne 0 ]; then
+  echo "scripts/test.sh: FAILED (see above)" >&2
+fi
+exit "$status"
