@@ -15,7 +15,7 @@ use rand_core::CryptoRng;
 
 use crate::header::Header;
 use crate::manifest::{AttachmentInfo, Manifest};
-use crate::merkle::{Hash, RootBuilder};
+use crate::merkle::root_of;
 use crate::primitives::sha256;
 use crate::recipient::{MessageId, OpenedShare, RecipientPublicKey, RecipientSecretKey, ServerShareFor, seal_header};
 use crate::seal::{PayloadDigest, SealBody};
@@ -146,15 +146,9 @@ pub fn encrypt_payload(
     let digest = PayloadDigest {
         nonce,
         len: payload.len() as u64,
-        chunk_root: root(&leaves),
+        chunk_root: root_of(&leaves),
     };
     Ok((payload, digest))
-}
-
-fn root(leaves: &[Hash]) -> Hash {
-    let mut builder = RootBuilder::new();
-    leaves.iter().for_each(|l| builder.push(*l));
-    builder.root()
 }
 
 /// A message whose seal and header have been checked, before any key is available.
@@ -265,7 +259,7 @@ impl UnlockedMessage {
         }
         let mut out = vec![0u8; layout.plaintext_len() as usize];
         let leaves = dec.decrypt_chunks_hashed(0, &payload[NONCE_LEN..], &mut out)?;
-        if root(&leaves) != digest.chunk_root {
+        if root_of(&leaves) != digest.chunk_root {
             return Err(Error::DecryptionFailed);
         }
         Ok(out)

@@ -180,7 +180,7 @@ impl RecipientSecretKey {
 
 /// Opens the recipient share of a stanza already known to be addressed to `key`.
 fn open_parsed(key: &RecipientSecretKey, parsed: &ParsedStanza) -> Result<OpenedShare> {
-    let info = [RSHARE_LABEL, &[0], &parsed.msg_id.0, &parsed.rid.0].concat();
+    let info = rshare_info(&parsed.msg_id, &parsed.rid);
     let rshare = hpke_open_base(&key.secret, &parsed.enc, &info, b"", &parsed.body[..SEALED_SHARE_LEN])?;
     Ok(OpenedShare {
         msg_id: parsed.msg_id,
@@ -247,7 +247,7 @@ pub fn wrap_for_recipient(
     let rid = recipient.rid();
     let rshare = RecipientShare::random(rng);
     let sshare = ServerShare::random(rng);
-    let info = [RSHARE_LABEL, &[0], &msg_id.0, &rid.0].concat();
+    let info = rshare_info(msg_id, &rid);
     let (enc, sealed_share) = hpke_seal_base(&recipient.0, &info, b"", rshare.expose_secret(), rng)?;
     let kek = kek(&rshare, &sshare, msg_id, &rid);
     let wrapped = chacha20poly1305_seal(&kek, &[0; 12], b"", file_key.expose_secret());
@@ -350,6 +350,11 @@ impl ParsedStanza {
             body: stanza.body.clone(),
         })
     }
+}
+
+/// HPKE `info` for a recipient share: `"sealpost.org/v1/rshare" ‖ 0x00 ‖ msg_id ‖ rid`.
+fn rshare_info(msg_id: &MessageId, rid: &RecipientId) -> Vec<u8> {
+    [RSHARE_LABEL, &[0], &msg_id.0, &rid.0].concat()
 }
 
 fn kek(rshare: &RecipientShare, sshare: &ServerShare, msg_id: &MessageId, rid: &RecipientId) -> Zeroizing<[u8; 32]> {
