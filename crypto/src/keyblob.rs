@@ -125,7 +125,7 @@ pub fn argon2id(password: &[u8], salt: &[u8], params: KdfParams) -> Result<Zeroi
     Ok(out)
 }
 
-/// The password-derived login key. The server keeps only a slow hash of it.
+/// The password-derived login key. The server keeps only a hash of it (format.md §8).
 pub struct LoginKey(SymmetricKey);
 
 impl core::fmt::Debug for LoginKey {

@@ -1,20 +1,309 @@
-//! `sealpost-server`. The HTTP server, storage and message lifecycle are tracked in issue #3;
-//! until then this binary only reports its version and says so, rather than pretending to serve.
+//! `sealpost-server`: serve, migrate, print the configuration, and administer organisations,
+//! users and API tokens.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::{Args, Parser, Subcommand};
+use sealpost_server::config::{Config, ConfigOverrides, LogFormat};
+use sealpost_server::domain::{Role, Scope, accounts};
+use sealpost_server::{app, telemetry};
+
+/// The Sealpost server: stores ciphertext only and releases server shares after verification.
+#[derive(Debug, Parser)]
+#[command(name = "sealpost-server", version, about)]
+struct Cli {
+    /// TOML configuration file (defaults, then this file, then SEALPOST_* variables, then flags);
+    /// also SEALPOST_CONFIG.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Listen address, e.g. 127.0.0.1:8080.
+    #[arg(long, global = true)]
+    listen: Option<std::net::SocketAddr>,
+    /// Data directory for the embedded defaults (SQLite file, blob directory, key file).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// Database URL: sqlite:… or postgres://…
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+    /// Blob store URL: file:///dir or s3://bucket
+    #[arg(long, global = true)]
+    blob_url: Option<String>,
+    /// Log format: text or json.
+    #[arg(long, global = true)]
+    log_format: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Organisations, users and tokens.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Print the commented default configuration (or, with --effective, the one in force, secrets redacted).
+    Print {
+        /// Print the effective configuration instead of the defaults.
+        #[arg(long)]
+        effective: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Organisations.
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum OrgCommand {
+    /// Create an organisation.
+    Create {
+        /// Its unique name.
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create a user in an organisation.
+    Create(UserCreate),
+}
+
+#[derive(Debug, Args)]
+struct UserCreate {
+    /// Organisation name.
+    #[arg(long)]
+    org: String,
+    /// E-mail address.
+    #[arg(long)]
+    address: String,
+    /// Roles: sender, admin, dpo (repeat or comma-separate).
+    #[arg(long = "role", value_delimiter = ',', required = true)]
+    roles: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Issue an API token for a user; the token is printed once.
+    Create(TokenCreate),
+    /// List a user's or an organisation's tokens.
+    List {
+        /// Organisation name.
+        #[arg(long)]
+        org: String,
+    },
+    /// Revoke a token by id.
+    Revoke {
+        /// Organisation name.
+        #[arg(long)]
+        org: String,
+        /// Token id.
+        id: String,
+    },
+}
+
+#[derive(Debug, Args)]
+struct TokenCreate {
+    /// The user's address.
+    #[arg(long)]
+    user: String,
+    /// A label.
+    #[arg(long, default_value = "cli")]
+    name: String,
+    /// Scopes: send, read, keys, admin (repeat or comma-separate).
+    #[arg(long = "scope", value_delimiter = ',', default_value = "send,read,keys")]
+    scopes: Vec<String>,
+    /// Days until it expires (default: never).
+    #[arg(long)]
+    expires_in_days: Option<u32>,
+}
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        Some("--version" | "-V") => {
-            println!("sealpost-server {}", env!("CARGO_PKG_VERSION"));
-            ExitCode::SUCCESS
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("sealpost-server: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
         }
-        _ => {
-            eprintln!(
-                "sealpost-server: the server is not built yet (issue #3); use `sealpost keys generate` meanwhile."
-            );
-            ExitCode::from(2)
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("sealpost-server: {message}");
+            ExitCode::FAILURE
         }
     }
+}
+
+fn load_config(cli: &Cli) -> Result<Config, String> {
+    let log_format = match cli.log_format.as_deref() {
+        None => None,
+        Some("text") => Some(LogFormat::Text),
+        Some("json") => Some(LogFormat::Json),
+        Some(other) => return Err(format!("--log-format must be text or json, not {other:?}")),
+    };
+    let overrides = ConfigOverrides {
+        listen: cli.listen,
+        data_dir: cli.data_dir.clone(),
+        database_url: cli.database_url.clone().map(sealpost_server::config::Secret::new),
+        blob_url: cli.blob_url.clone(),
+        log_format,
+        ..ConfigOverrides::default()
+    };
+    let env = sealpost_server::config::process_env().map_err(|e| e.to_string())?;
+    let file = cli.config.clone().or_else(|| {
+        env.iter()
+            .find(|(k, _)| k == sealpost_server::config::CONFIG_FILE_ENV)
+            .map(|(_, v)| PathBuf::from(v))
+    });
+    sealpost_server::config::load(file.as_deref(), env, &overrides).map_err(|e| e.to_string())
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    if let Command::Config(ConfigCommand::Print { effective: false }) = &cli.command {
+        print!("{}", sealpost_server::config::default_toml());
+        return Ok(());
+    }
+    let config = load_config(&cli)?;
+    telemetry::init_logging(&config.log).map_err(|e| e.to_string())?;
+    match cli.command {
+        Command::Config(ConfigCommand::Print { .. }) => {
+            print!("{}", config.effective_toml());
+            Ok(())
+        }
+        Command::Serve => {
+            let services = app::services_with_system_clock(&config)
+                .await
+                .map_err(|e| e.to_string())?;
+            app::serve(config, services, shutdown_signal(), |addr| {
+                eprintln!("sealpost-server: listening on {addr}");
+            })
+            .await
+            .map_err(|e| e.to_string())
+        }
+        Command::Migrate => {
+            app::services_with_system_clock(&config)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Admin(admin) => {
+            let svc = app::services_with_system_clock(&config)
+                .await
+                .map_err(|e| e.to_string())?;
+            let result = run_admin(&svc, admin).await;
+            svc.db.close().await;
+            result
+        }
+    }
+}
+
+async fn run_admin(svc: &sealpost_server::domain::Services, command: AdminCommand) -> Result<(), String> {
+    let err = |e: sealpost_server::domain::DomainError| e.to_string();
+    let actor = "admin-cli";
+    match command {
+        AdminCommand::Org(OrgCommand::Create { name }) => {
+            let org = accounts::create_org(svc, &name, actor).await.map_err(err)?;
+            println!("{}", serde_json::to_string_pretty(&org).unwrap_or_default());
+        }
+        AdminCommand::User(UserCommand::Create(u)) => {
+            let org = accounts::org_by_name(svc, &u.org)
+                .await
+                .map_err(|_| format!("no organisation named {:?}", u.org))?;
+            let roles = u
+                .roles
+                .iter()
+                .map(|r| Role::parse(r.trim()).ok_or_else(|| format!("unknown role {r:?}: use sender, admin or dpo")))
+                .collect::<Result<Vec<_>, _>>()?;
+            let user = accounts::create_user(svc, &org.id, &u.address, &roles, actor)
+                .await
+                .map_err(err)?;
+            println!("{}", serde_json::to_string_pretty(&user).unwrap_or_default());
+        }
+        AdminCommand::Token(TokenCommand::Create(t)) => {
+            let user = accounts::user_by_address(svc, &t.user)
+                .await
+                .map_err(|_| format!("no user {:?}", t.user))?;
+            let scopes = t
+                .scopes
+                .iter()
+                .map(|s| {
+                    Scope::parse(s.trim()).ok_or_else(|| format!("unknown scope {s:?}: use send, read, keys or admin"))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let (info, secret) = accounts::issue_token(svc, &user.id, &t.name, &scopes, t.expires_in_days, actor)
+                .await
+                .map_err(err)?;
+            eprintln!(
+                "token {} for {} (scopes: {}); it is shown only now:",
+                info.id,
+                info.user,
+                info.scopes.join(" ")
+            );
+            println!("{}", secret.expose());
+        }
+        AdminCommand::Token(TokenCommand::List { org }) => {
+            let org = accounts::org_by_name(svc, &org)
+                .await
+                .map_err(|_| format!("no organisation named {org:?}"))?;
+            let tokens = sealpost_server::db::accounts::list_tokens(svc.db.pool(), &org.id, None)
+                .await
+                .map_err(|e| e.to_string())?;
+            for t in tokens {
+                let state = if t.revoked_at.is_some() { "revoked" } else { "active" };
+                println!("{}\t{}\t{}\t{}\t{}", t.id, t.address, t.name, t.scopes, state);
+            }
+        }
+        AdminCommand::Token(TokenCommand::Revoke { org, id }) => {
+            let org = accounts::org_by_name(svc, &org)
+                .await
+                .map_err(|_| format!("no organisation named {org:?}"))?;
+            accounts::revoke_token_inner(svc, &org.id, None, &id, actor)
+                .await
+                .map_err(err)?;
+            println!("revoked {id}");
+        }
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
 }

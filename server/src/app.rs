@@ -1,0 +1,98 @@
+//! Wiring: configuration in, a running server out.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::blobs::BlobStore;
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::db::Db;
+use crate::domain::{Services, sweeper};
+use crate::http::{AppState, router};
+use crate::kek::{LocalKek, ShareWrapper};
+
+/// A start-up failure, as a sentence for the operator.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StartError(pub String);
+
+/// Most parts held in memory at once (each up to `part_size`).
+const PARTS_IN_FLIGHT: usize = 16;
+
+/// Opens the database (and migrates it), the blob store and the key-encryption key.
+pub async fn services(config: &Config, clock: Arc<dyn Clock>) -> Result<Services, StartError> {
+    let storage = &config.storage;
+    std::fs::create_dir_all(&storage.data_dir).map_err(|e| {
+        StartError(format!(
+            "cannot create the data directory {}: {e}",
+            storage.data_dir.display()
+        ))
+    })?;
+    let db = Db::connect(&config.database_url(), storage.database_max_connections)
+        .await
+        .map_err(|e| StartError(format!("cannot open the database: {e}")))?;
+    db.migrate()
+        .await
+        .map_err(|e| StartError(format!("cannot migrate the database: {e}")))?;
+    let blobs = BlobStore::from_config(storage)
+        .await
+        .map_err(|e| StartError(format!("cannot open the blob store: {e}")))?;
+    let kek: Arc<dyn ShareWrapper> = Arc::new(
+        match &config.keys.server_kek {
+            Some(text) => LocalKek::from_text(text),
+            None => LocalKek::from_file(&config.server_kek_file(), true),
+        }
+        .map_err(|e| StartError(e.to_string()))?,
+    );
+    Ok(Services {
+        db,
+        blobs,
+        kek,
+        clock,
+        limits: Arc::new(config.limits.clone()),
+        part_permits: Arc::new(tokio::sync::Semaphore::new(PARTS_IN_FLIGHT)),
+    })
+}
+
+/// Opens everything with the system clock.
+pub async fn services_with_system_clock(config: &Config) -> Result<Services, StartError> {
+    services(config, Arc::new(SystemClock)).await
+}
+
+/// The router for these services.
+pub fn app_router(services: Services, config: Arc<Config>) -> axum::Router {
+    router(AppState { services, config })
+}
+
+/// Runs the server until `shutdown` resolves: binds, starts the sweeper and metrics, serves.
+/// `on_bound` receives the bound API address (useful with port 0).
+pub async fn serve(
+    config: Config,
+    services: Services,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    on_bound: impl FnOnce(std::net::SocketAddr),
+) -> Result<(), StartError> {
+    let config = Arc::new(config);
+    let bound = crate::net::bind(&config.server)
+        .await
+        .map_err(|e| StartError(e.to_string()))?;
+    let addr = bound.local_addr();
+    let metrics = crate::telemetry::install_metrics(&config.metrics).map_err(|e| StartError(e.to_string()))?;
+    if let Some(m) = metrics {
+        tracing::info!(%m, "metrics listening");
+    }
+    let sweeper = tokio::spawn(sweeper::run(
+        services.clone(),
+        Duration::from_secs(config.sweeper.interval_secs),
+        config.sweeper.abandon_after_hours,
+    ));
+    tracing::info!(%addr, tls = config.server.tls_cert.is_some(), blobs = services.blobs.backend_name(), "serving");
+    on_bound(addr);
+    let result = bound
+        .serve(app_router(services.clone(), config.clone()), shutdown)
+        .await;
+    sweeper.abort();
+    services.db.close().await;
+    result.map_err(|e| StartError(e.to_string()))
+}

@@ -1,0 +1,162 @@
+//! Shared counters (rate limits), the event log and the blob-deletion queue.
+
+use sqlx::Row;
+
+use super::{DbResult, Tx};
+
+/// Counts one hit in a fixed window and returns the count including it. The counter lives in the
+/// database, so every replica shares it.
+pub async fn hit(pool: &sqlx::AnyPool, bucket: &str, window_start: i64) -> DbResult<i64> {
+    let hits: i64 = sqlx::query_scalar(
+        "INSERT INTO rate_counters (bucket, window_start, hits) VALUES ($1, $2, 1) \
+         ON CONFLICT (bucket, window_start) DO UPDATE SET hits = rate_counters.hits + 1 RETURNING hits",
+    )
+    .bind(bucket)
+    .bind(window_start)
+    .fetch_one(pool)
+    .await?;
+    Ok(hits)
+}
+
+/// Drops counters of windows that ended before `before`.
+pub async fn prune_counters(pool: &sqlx::AnyPool, before: i64) -> DbResult<u64> {
+    Ok(sqlx::query("DELETE FROM rate_counters WHERE window_start < $1")
+        .bind(before)
+        .execute(pool)
+        .await?
+        .rows_affected())
+}
+
+/// One activity event.
+#[derive(Debug, Clone)]
+pub struct Event<'a> {
+    /// Organisation concerned.
+    pub org_id: Option<&'a str>,
+    /// Who: `user:<id>`, `token:<id>`, `system`, `admin-cli`, `recipient:<rid>`.
+    pub actor: &'a str,
+    /// What, e.g. `message.created`.
+    pub kind: &'a str,
+    /// Message concerned.
+    pub message_id: Option<&'a str>,
+    /// Recipient concerned.
+    pub rid: Option<&'a str>,
+    /// Small JSON detail; never secrets, never content.
+    pub detail: Option<String>,
+}
+
+/// Appends an event in the caller's transaction, so it commits with the change it records.
+pub async fn record(tx: &mut Tx, at: i64, event: &Event<'_>) -> DbResult<()> {
+    sqlx::query(
+        "INSERT INTO events (at, org_id, actor, kind, message_id, rid, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(at)
+    .bind(event.org_id)
+    .bind(event.actor)
+    .bind(event.kind)
+    .bind(event.message_id)
+    .bind(event.rid)
+    .bind(event.detail.as_deref())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// A stored event.
+#[derive(Debug, Clone)]
+pub struct EventRow {
+    /// Sequence number (order of commit).
+    pub seq: i64,
+    /// Time.
+    pub at: i64,
+    /// Actor.
+    pub actor: String,
+    /// Kind.
+    pub kind: String,
+    /// Recipient.
+    pub rid: Option<String>,
+    /// Detail JSON.
+    pub detail: Option<String>,
+}
+
+/// Events of one message, in order.
+pub async fn message_events(pool: &sqlx::AnyPool, message_id: &str) -> DbResult<Vec<EventRow>> {
+    let rows = sqlx::query("SELECT seq, at, actor, kind, rid, detail FROM events WHERE message_id = $1 ORDER BY seq")
+        .bind(message_id)
+        .fetch_all(pool)
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(EventRow {
+                seq: row.try_get("seq")?,
+                at: row.try_get("at")?,
+                actor: row.try_get("actor")?,
+                kind: row.try_get("kind")?,
+                rid: row.try_get("rid")?,
+                detail: row.try_get("detail")?,
+            })
+        })
+        .collect()
+}
+
+/// Queues a blob (and its unfinished upload, if any) for deletion no earlier than `not_before`.
+pub async fn queue_deletion(tx: &mut Tx, blob_key: &str, upload_id: Option<&str>, not_before: i64) -> DbResult<()> {
+    sqlx::query(
+        "INSERT INTO blob_deletions (blob_key, upload_id, not_before) VALUES ($1, $2, $3) \
+         ON CONFLICT (blob_key) DO NOTHING",
+    )
+    .bind(blob_key)
+    .bind(upload_id)
+    .bind(not_before)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Claims up to `limit` due deletions for `lease_ms`: a claimed row is invisible to other
+/// replicas until the lease runs out, so each blob is deleted by one sweeper at a time.
+pub async fn claim_deletions(
+    pool: &sqlx::AnyPool,
+    now: i64,
+    lease_ms: i64,
+    limit: u32,
+) -> DbResult<Vec<(String, Option<String>)>> {
+    let candidates: Vec<String> = sqlx::query_scalar(
+        "SELECT blob_key FROM blob_deletions WHERE not_before <= $1 AND lease_until <= $1 ORDER BY not_before LIMIT $2",
+    )
+    .bind(now)
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await?;
+    let mut claimed = Vec::new();
+    for key in candidates {
+        let row = sqlx::query(
+            "UPDATE blob_deletions SET lease_until = $1, attempts = attempts + 1 \
+             WHERE blob_key = $2 AND lease_until <= $3 RETURNING upload_id",
+        )
+        .bind(now + lease_ms)
+        .bind(&key)
+        .bind(now)
+        .fetch_optional(pool)
+        .await?;
+        if let Some(row) = row {
+            claimed.push((key, row.try_get("upload_id")?));
+        }
+    }
+    Ok(claimed)
+}
+
+/// Removes a finished deletion.
+pub async fn finish_deletion(pool: &sqlx::AnyPool, blob_key: &str) -> DbResult<()> {
+    sqlx::query("DELETE FROM blob_deletions WHERE blob_key = $1")
+        .bind(blob_key)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Number of queued deletions (for metrics and tests).
+pub async fn pending_deletions(pool: &sqlx::AnyPool) -> DbResult<i64> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM blob_deletions")
+        .fetch_one(pool)
+        .await?)
+}

@@ -1,0 +1,33 @@
+//! Rate limits kept in the database: fixed one-minute windows shared by every replica.
+
+use super::{DomainError, DomainResult, Services};
+use crate::db::ops;
+
+const WINDOW_MS: i64 = 60_000;
+
+/// Counts one request against `bucket` and refuses it when the window already holds `limit`.
+pub async fn check(svc: &Services, bucket: &str, limit: u32) -> DomainResult<()> {
+    let now = svc.clock.now_ms();
+    let window = now - now.rem_euclid(WINDOW_MS);
+    let hits = ops::hit(svc.db.pool(), bucket, window).await?;
+    if hits > i64::from(limit) {
+        let retry_after = ((window + WINDOW_MS - now) / 1000).max(1);
+        return Err(DomainError::RateLimited(u64::try_from(retry_after).unwrap_or(60)));
+    }
+    Ok(())
+}
+
+/// Per-token limit.
+pub async fn per_token(svc: &Services, token_id: &str) -> DomainResult<()> {
+    check(svc, &format!("token:{token_id}"), svc.limits.token_requests_per_minute).await
+}
+
+/// Per-client-IP limit for unauthenticated or failed requests.
+pub async fn per_ip(svc: &Services, ip: std::net::IpAddr) -> DomainResult<()> {
+    check(svc, &format!("ip:{ip}"), svc.limits.ip_requests_per_minute).await
+}
+
+/// Drops windows older than ten minutes.
+pub async fn prune(svc: &Services) -> DomainResult<u64> {
+    Ok(ops::prune_counters(svc.db.pool(), svc.clock.now_ms() - 10 * WINDOW_MS).await?)
+}

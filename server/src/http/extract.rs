@@ -1,0 +1,136 @@
+//! Request extractors: the authenticated caller, and JSON bodies whose errors are problems.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::header;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use super::AppState;
+use super::problem::ApiError;
+use crate::domain::{DomainError, Principal, accounts, limits};
+use crate::net::ClientIp;
+
+/// Query parameters that would put a credential into URLs (and so into logs and histories).
+const CREDENTIAL_PARAMS: [&str; 5] = ["token", "api_key", "apikey", "access_token", "key"];
+
+/// The client's address as decided by the trusted-proxy rules (peer address otherwise).
+pub fn client_ip(parts: &Parts) -> IpAddr {
+    if let Some(ClientIp(ip)) = parts.extensions.get::<ClientIp>() {
+        return *ip;
+    }
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip())
+}
+
+/// An authenticated API caller.
+#[derive(Debug, Clone)]
+pub struct Authed(pub Principal);
+
+impl FromRequestParts<AppState> for Authed {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if let Some(query) = parts.uri.query() {
+            let has_credential = query.split('&').any(|pair| {
+                let name = pair.split('=').next().unwrap_or("").to_ascii_lowercase();
+                CREDENTIAL_PARAMS.contains(&name.as_str())
+            });
+            if has_credential {
+                return Err(ApiError::bad_request(
+                    "credential_in_url",
+                    "Credentials are never accepted in the URL; send 'Authorization: Bearer sp_…' instead.",
+                ));
+            }
+        }
+        let svc = &state.services;
+        let mut values = parts.headers.get_all(header::AUTHORIZATION).iter();
+        let (Some(value), None) = (values.next(), values.next()) else {
+            limits::per_ip(svc, client_ip(parts)).await?;
+            return Err(DomainError::Unauthenticated.into());
+        };
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim());
+        let Some(token) = token else {
+            limits::per_ip(svc, client_ip(parts)).await?;
+            return Err(DomainError::Unauthenticated.into());
+        };
+        match accounts::authenticate(svc, token).await {
+            Ok(principal) => {
+                limits::per_token(svc, &principal.token_id).await?;
+                Ok(Authed(principal))
+            }
+            Err(DomainError::Unauthenticated) => {
+                limits::per_ip(svc, client_ip(parts)).await?;
+                Err(DomainError::Unauthenticated.into())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// A JSON body; malformed or oversized bodies become problems, unknown fields are refused by
+/// the request types themselves.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                v.split(';')
+                    .next()
+                    .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+            });
+        if !is_json {
+            return Err(ApiError::new(
+                axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "Unsupported media type",
+                "Send the body as application/json.",
+            ));
+        }
+        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::too_large("The JSON body is larger than this server accepts.")
+            } else {
+                ApiError::bad_request("invalid_body", "The request body could not be read.")
+            }
+        })?;
+        let value = serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::bad_request("invalid_json", format!("The JSON body is not valid: {e}")))?;
+        Ok(ApiJson(value))
+    }
+}
+
+/// Path parameters; a parameter that does not parse (a non-numeric index, say) is simply a
+/// resource that does not exist: 404 problem, like any unknown id.
+#[derive(Debug)]
+pub struct ApiPath<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for ApiPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(v)| ApiPath(v))
+            .map_err(|_| ApiError::not_found())
+    }
+}

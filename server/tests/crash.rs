@@ -1,0 +1,490 @@
+//! Crash tests: the server process is killed (SIGKILL, or an abort at a named crash point,
+//! which is the same to the storage underneath) mid-upload and mid-seal, then restarted on the
+//! same storage. Acknowledged parts survive, the upload resumes, quotas are exact, and a
+//! half-sealed message is never openable.
+
+#[path = "support/harness.rs"]
+mod harness;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use harness::*;
+use sealpost_crypto::b64;
+
+const PART: u64 = 5 * 1024 * 1024;
+
+struct Proc {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn command(storage: &Storage) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sealpost-server"));
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("SEALPOST_STORAGE_DATA_DIR", storage.dir.path())
+        .env("SEALPOST_STORAGE_DATABASE_URL", &storage.database_url)
+        .env("SEALPOST_STORAGE_PART_SIZE", PART.to_string())
+        .env("SEALPOST_SERVER_LISTEN", "127.0.0.1:0")
+        .env("SEALPOST_METRICS_LISTEN", "127.0.0.1:0")
+        .env("SEALPOST_LOG_LEVEL", "warn");
+    cmd
+}
+
+fn admin(storage: &Storage, args: &[&str]) -> String {
+    let out = command(storage).arg("admin").args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "admin {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn spawn(storage: &Storage, failpoints: &str) -> Proc {
+    let mut child = command(storage)
+        .arg("serve")
+        .env("SEALPOST_FAILPOINTS", failpoints)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let mut seen = Vec::new();
+    let base = loop {
+        let line = match lines.next() {
+            Some(line) => line.unwrap(),
+            None => panic!("server exited before listening: {seen:?}"),
+        };
+        seen.push(line.clone());
+        if let Some(addr) = line.strip_prefix("sealpost-server: listening on ") {
+            break format!("http://{}", addr.trim());
+        }
+    };
+    // Keep draining stderr so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Proc { child, base }
+}
+
+struct Sender {
+    token: String,
+    seed: sealpost_crypto::secrets::SymmetricKey,
+    enc: sealpost_crypto::recipient::RecipientSecretKey,
+    address: String,
+}
+
+async fn setup(storage: &Storage, base: &str) -> (Sender, Sender) {
+    admin(storage, &["org", "create", "council"]);
+    let mut out = Vec::new();
+    for address in ["alice@council.example", "bob@council.example"] {
+        admin(
+            storage,
+            &[
+                "user",
+                "create",
+                "--org",
+                "council",
+                "--address",
+                address,
+                "--role",
+                "sender",
+            ],
+        );
+        let token = admin(
+            storage,
+            &["token", "create", "--user", address, "--scope", "send,read,keys"],
+        )
+        .trim()
+        .to_owned();
+        let mut seed = [0u8; 32];
+        getrandom::fill(&mut seed).unwrap();
+        let s = Sender {
+            token,
+            seed: sealpost_crypto::secrets::SymmetricKey::from_bytes(seed),
+            enc: sealpost_crypto::recipient::RecipientSecretKey::generate(&mut rand_core::UnwrapErr(getrandom::SysRng)),
+            address: address.into(),
+        };
+        let body = serde_json::json!({
+            "x25519_pk": b64::encode(&s.enc.public().0),
+            "ed25519_pk": b64::encode(&sealpost_crypto::seal::sender_public(&s.seed)),
+        });
+        let r = reqwest::Client::new()
+            .put(format!("{base}/api/v1/me/keys"))
+            .bearer_auth(&s.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        out.push(s);
+    }
+    let b = out.pop().unwrap();
+    let a = out.pop().unwrap();
+    (a, b)
+}
+
+fn as_actor(s: &Sender) -> Actor {
+    Actor {
+        address: s.address.clone(),
+        org_id: String::new(),
+        user_id: String::new(),
+        token: s.token.clone(),
+        signing_seed: sealpost_crypto::secrets::SymmetricKey::from_bytes(*s.seed.expose_secret()),
+        encryption: sealpost_crypto::recipient::RecipientSecretKey::from_bytes(*s.enc.expose_secret()),
+    }
+}
+
+async fn put(base: &str, token: &str, id: &str, n: usize, k: usize, part: &[u8]) -> reqwest::Result<reqwest::Response> {
+    reqwest::Client::new()
+        .put(format!("{base}/api/v1/messages/{id}/payloads/{n}/parts/{k}"))
+        .bearer_auth(token)
+        .header("content-digest", digest(part))
+        .body(part.to_vec())
+        .send()
+        .await
+}
+
+async fn usage(base: &str, token: &str) -> (u64, u64) {
+    let me: serde_json::Value = reqwest::Client::new()
+        .get(format!("{base}/api/v1/me"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    (
+        me["user"]["used_bytes"].as_u64().unwrap(),
+        me["user"]["used_messages"].as_u64().unwrap(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_mid_upload_resumes_and_quotas_stay_exact() {
+    for backend in backends().await {
+        let storage = Storage::new(backend).await;
+        let server = spawn(&storage, "");
+        let (alice, bob) = setup(&storage, &server.base).await;
+        let a = as_actor(&alice);
+        let b = as_actor(&bob);
+        let data: Vec<u8> = (0..(12 * 1024 * 1024 + 333)).map(|i| (i * 7 % 256) as u8).collect();
+        let built = build(
+            &a,
+            &[To::Account(&b)],
+            &[&data],
+            sealpost_server::clock::SystemClock.now_ms_for_tests(),
+            7,
+        );
+        let id = built.id();
+        let c = reqwest::Client::new();
+        let r = c
+            .post(format!("{}/api/v1/messages", server.base))
+            .bearer_auth(&alice.token)
+            .json(&built.create_body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+        let reserved =
+            built.sealed.header.len() as u64 + built.sealed.payloads.iter().map(|p| p.len() as u64).sum::<u64>();
+        let payload = &built.sealed.payloads[1];
+        let parts: Vec<&[u8]> = payload.chunks(PART as usize).collect();
+        assert_eq!(parts.len(), 3);
+        assert_eq!(
+            put(&server.base, &alice.token, &id, 1, 0, parts[0])
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
+
+        // Part 1 is being streamed when the server is killed.
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
+        let body = reqwest::Body::wrap_stream(tokio_stream_from(rx));
+        let url = format!("{}/api/v1/messages/{id}/payloads/1/parts/1", server.base);
+        let pending = tokio::spawn(
+            c.put(url)
+                .bearer_auth(&alice.token)
+                .header("content-digest", digest(parts[1]))
+                .header("content-length", parts[1].len())
+                .body(body)
+                .send(),
+        );
+        tx.send(Ok(parts[1][..PART as usize / 2].to_vec())).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        drop(server); // SIGKILL
+        drop(tx);
+        let _ = pending.await;
+
+        // Restart: part 0 is there, part 1 is not; the rest uploads and the message seals.
+        let server = spawn(&storage, "");
+        let st: serde_json::Value = c
+            .get(format!("{}/api/v1/messages/{id}/payloads/1", server.base))
+            .bearer_auth(&alice.token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let stored: Vec<u64> = st["parts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["index"].as_u64().unwrap())
+            .collect();
+        assert_eq!(stored, vec![0]);
+        assert_eq!(usage(&server.base, &alice.token).await, (reserved, 1));
+
+        // A crash between storing a part and recording it: the part is simply not recorded.
+        drop(server);
+        let server = spawn(&storage, "part-stored-before-record");
+        assert!(put(&server.base, &alice.token, &id, 1, 1, parts[1]).await.is_err());
+        drop(server);
+        let server = spawn(&storage, "");
+        let st: serde_json::Value = c
+            .get(format!("{}/api/v1/messages/{id}/payloads/1", server.base))
+            .bearer_auth(&alice.token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(st["parts"].as_array().unwrap().len(), 1);
+        for (k, part) in parts.iter().enumerate().skip(1) {
+            assert_eq!(
+                put(&server.base, &alice.token, &id, 1, k, part).await.unwrap().status(),
+                200
+            );
+        }
+        // A crash between publishing the object and recording it: completing again succeeds.
+        drop(server);
+        let server = spawn(&storage, "payload-published-before-record");
+        assert!(
+            c.post(format!("{}/api/v1/messages/{id}/payloads/1/complete", server.base))
+                .bearer_auth(&alice.token)
+                .send()
+                .await
+                .is_err()
+        );
+        drop(server);
+        let server = spawn(&storage, "");
+        let r = c
+            .post(format!("{}/api/v1/messages/{id}/payloads/1/complete", server.base))
+            .bearer_auth(&alice.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        let r = c
+            .put(format!("{}/api/v1/messages/{id}/header", server.base))
+            .bearer_auth(&alice.token)
+            .body(built.sealed.header.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(
+            put(&server.base, &alice.token, &id, 0, 0, &built.sealed.payloads[0])
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
+        let r = c
+            .post(format!("{}/api/v1/messages/{id}/payloads/0/complete", server.base))
+            .bearer_auth(&alice.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let r = c
+            .post(format!("{}/api/v1/messages/{id}/seal", server.base))
+            .bearer_auth(&alice.token)
+            .json(&seal_body(&built))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        let got = c
+            .get(format!("{}/api/v1/messages/{id}/payloads/1/content", server.base))
+            .bearer_auth(&alice.token)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        assert!(
+            got.as_ref() == payload.as_slice(),
+            "stored ciphertext differs after crashes"
+        );
+        assert_eq!(usage(&server.base, &alice.token).await, (reserved, 1));
+        drop(server);
+        storage.cleanup().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_mid_seal_is_never_half_sealed() {
+    for backend in backends().await {
+        let storage = Storage::new(backend).await;
+        let server = spawn(&storage, "");
+        let (alice, bob) = setup(&storage, &server.base).await;
+        let a = as_actor(&alice);
+        let b = as_actor(&bob);
+        let guest =
+            sealpost_crypto::recipient::RecipientSecretKey::generate(&mut rand_core::UnwrapErr(getrandom::SysRng));
+        let built = build(
+            &a,
+            &[To::Account(&b), To::Guest(guest.public(), "+447700900123")],
+            &[b"attachment"],
+            sealpost_server::clock::SystemClock.now_ms_for_tests(),
+            7,
+        );
+        let id = built.id();
+        let c = reqwest::Client::new();
+        let r = c
+            .post(format!("{}/api/v1/messages", server.base))
+            .bearer_auth(&alice.token)
+            .json(&built.create_body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        drop(server);
+        // Upload everything, then die inside the seal transaction, before its commit.
+        let server = spawn(&storage, "seal-before-commit");
+        let harness_server = RemoteServer {
+            base: server.base.clone(),
+            part: PART,
+        };
+        harness_server.upload(&a, &built).await;
+        let r = c
+            .post(format!("{}/api/v1/messages/{id}/seal", server.base))
+            .bearer_auth(&alice.token)
+            .json(&seal_body(&built))
+            .send()
+            .await;
+        assert!(r.is_err(), "the server should have died");
+        drop(server);
+
+        // After restart: still a draft, no share stored, nothing releasable.
+        let config = storage.config(PART);
+        let svc = sealpost_server::app::services_with_system_clock(&config).await.unwrap();
+        let shares: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM recipients WHERE share_ct IS NOT NULL")
+            .fetch_one(svc.db.pool())
+            .await
+            .unwrap();
+        assert_eq!(shares, 0, "a share was stored without the seal committing");
+        let state: String = sqlx::query_scalar("SELECT state FROM messages WHERE id = $1")
+            .bind(&id)
+            .fetch_one(svc.db.pool())
+            .await
+            .unwrap();
+        assert_eq!(state, "draft");
+        for rid in [b.public().rid().to_text(), guest.public().rid().to_text()] {
+            assert!(
+                sealpost_server::domain::messages::release_share(&svc, &id, &rid, serde_json::json!({}))
+                    .await
+                    .is_err()
+            );
+        }
+        svc.db.close().await;
+
+        // Die right after the commit: the seal is complete and durable.
+        let server = spawn(&storage, "seal-after-commit");
+        let r = c
+            .post(format!("{}/api/v1/messages/{id}/seal", server.base))
+            .bearer_auth(&alice.token)
+            .json(&seal_body(&built))
+            .send()
+            .await;
+        assert!(r.is_err());
+        drop(server);
+        let server = spawn(&storage, "");
+        let st: serde_json::Value = c
+            .get(format!("{}/api/v1/messages/{id}", server.base))
+            .bearer_auth(&alice.token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(st["state"], "sealed");
+        drop(server);
+        let svc = sealpost_server::app::services_with_system_clock(&config).await.unwrap();
+        let shares: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM recipients WHERE share_ct IS NOT NULL")
+            .fetch_one(svc.db.pool())
+            .await
+            .unwrap();
+        assert_eq!(shares, 2);
+        let rid = b.public().rid().to_text();
+        let share = sealpost_server::domain::messages::release_share(&svc, &id, &rid, serde_json::json!({}))
+            .await
+            .unwrap();
+        let expected = built
+            .sealed
+            .server_shares
+            .iter()
+            .find(|s| s.rid.to_text() == rid)
+            .unwrap();
+        assert_eq!(&*share, expected.share.expose_secret());
+        svc.db.close().await;
+        storage.cleanup().await;
+    }
+}
+
+/// Uploads through a server in another process.
+struct RemoteServer {
+    base: String,
+    part: u64,
+}
+
+impl RemoteServer {
+    async fn upload(&self, sender: &Actor, built: &Built) {
+        let c = reqwest::Client::new();
+        let id = built.id();
+        let r = c
+            .put(format!("{}/api/v1/messages/{id}/header", self.base))
+            .bearer_auth(&sender.token)
+            .body(built.sealed.header.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        for (n, payload) in built.sealed.payloads.iter().enumerate() {
+            for (k, part) in payload.chunks(self.part as usize).enumerate() {
+                assert_eq!(
+                    put(&self.base, &sender.token, &id, n, k, part).await.unwrap().status(),
+                    200
+                );
+            }
+            let r = c
+                .post(format!("{}/api/v1/messages/{id}/payloads/{n}/complete", self.base))
+                .bearer_auth(&sender.token)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+        }
+    }
+}
+
+fn tokio_stream_from(
+    mut rx: tokio::sync::mpsc::Receiver<Result<Vec<u8>, std::io::Error>>,
+) -> impl futures::Stream<Item = Result<Vec<u8>, std::io::Error>> {
+    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
