@@ -78,7 +78,10 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let result = Options::parse(&args).and_then(|options| {
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
         runtime.block_on(run(options))
     });
     match result {
@@ -103,7 +106,10 @@ impl Options {
         let mut options = Self {
             gib: env("SEALPOST_BENCH_GIB").map(|v| v.parse()).transpose()?.unwrap_or(2.0),
             reps: env("SEALPOST_BENCH_REPS").map(|v| v.parse()).transpose()?.unwrap_or(3),
-            mem_gib: env("SEALPOST_BENCH_MEM_GIB").map(|v| v.parse()).transpose()?.unwrap_or(4.0),
+            mem_gib: env("SEALPOST_BENCH_MEM_GIB")
+                .map(|v| v.parse())
+                .transpose()?
+                .unwrap_or(4.0),
             dir: env("SEALPOST_BENCH_DIR").map(PathBuf::from),
         };
         let mut iter = args.iter();
@@ -172,7 +178,10 @@ fn cpu_seconds(pid: &str, ticks: f64) -> Result<f64> {
 /// Peak resident set (`VmHWM`) of a process, in KiB.
 fn vm_hwm_kib(pid: u32) -> Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let line = status.lines().find_map(|l| l.strip_prefix("VmHWM:")).ok_or("no VmHWM")?;
+    let line = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .ok_or("no VmHWM")?;
     Ok(line.trim().trim_end_matches("kB").trim().parse()?)
 }
 
@@ -236,7 +245,9 @@ async fn serve_file(State(path): State<Arc<PathBuf>>) -> axum::response::Respons
     });
     let stream = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
     let mut response = axum::response::Response::new(Body::from_stream(stream));
-    response.headers_mut().insert(axum::http::header::CONTENT_LENGTH, len.into());
+    response
+        .headers_mut()
+        .insert(axum::http::header::CONTENT_LENGTH, len.into());
     response
 }
 
@@ -277,7 +288,11 @@ impl Server {
     fn spawn(data: &Path) -> Result<Self> {
         use std::io::BufRead;
         std::fs::create_dir_all(data)?;
-        let mut child = server_command(data).arg("serve").stdout(Stdio::null()).stderr(Stdio::piped()).spawn()?;
+        let mut child = server_command(data)
+            .arg("serve")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()?;
         let stderr = child.stderr.take().ok_or("no stderr")?;
         let mut lines = std::io::BufReader::new(stderr).lines();
         let mut seen = Vec::new();
@@ -298,7 +313,11 @@ impl Server {
                 eprintln!("  [server] {line}");
             }
         });
-        Ok(Self { child, base, data: data.to_path_buf() })
+        Ok(Self {
+            child,
+            base,
+            data: data.to_path_buf(),
+        })
     }
 
     fn pid(&self) -> u32 {
@@ -306,7 +325,11 @@ impl Server {
     }
 
     fn admin(&self, args: &[&str]) -> Result<String> {
-        let out = server_command(&self.data).arg("admin").args(args).stdin(Stdio::null()).output()?;
+        let out = server_command(&self.data)
+            .arg("admin")
+            .args(args)
+            .stdin(Stdio::null())
+            .output()?;
         if !out.status.success() {
             return Err(format!("admin {args:?}: {}", String::from_utf8_lossy(&out.stderr)).into());
         }
@@ -335,8 +358,20 @@ async fn setup(server: &Server, client: &reqwest::Client) -> Result<(Actor, Acto
     server.admin(&["org", "create", "bench"])?;
     let mut actors = Vec::new();
     for address in ["sender@bench.example", "recipient@bench.example"] {
-        server.admin(&["user", "create", "--org", "bench", "--address", address, "--role", "sender"])?;
-        let token = server.admin(&["token", "create", "--user", address, "--scope", "send,read,keys"])?.trim().to_owned();
+        server.admin(&[
+            "user",
+            "create",
+            "--org",
+            "bench",
+            "--address",
+            address,
+            "--role",
+            "sender",
+        ])?;
+        let token = server
+            .admin(&["token", "create", "--user", address, "--scope", "send,read,keys"])?
+            .trim()
+            .to_owned();
         let mut seed = [0u8; 32];
         getrandom::fill(&mut seed).map_err(|e| e.to_string())?;
         let seed = SymmetricKey::from_bytes(seed);
@@ -345,11 +380,21 @@ async fn setup(server: &Server, client: &reqwest::Client) -> Result<(Actor, Acto
             "x25519_pk": b64::encode(&public.0),
             "ed25519_pk": b64::encode(&sealpost_crypto::seal::sender_public(&seed)),
         });
-        let r = client.put(server.url("/api/v1/me/keys")).bearer_auth(&token).json(&body).send().await?;
+        let r = client
+            .put(server.url("/api/v1/me/keys"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await?;
         if r.status() != 200 {
             return Err(format!("publishing keys: {} {}", r.status(), r.text().await?).into());
         }
-        actors.push(Actor { address: address.into(), token, seed, public });
+        actors.push(Actor {
+            address: address.into(),
+            token,
+            seed,
+            public,
+        });
     }
     let recipient = actors.pop().ok_or("no recipient")?;
     let sender = actors.pop().ok_or("no sender")?;
@@ -359,16 +404,38 @@ async fn setup(server: &Server, client: &reqwest::Client) -> Result<(Actor, Acto
 /// Creates a draft whose payload 1 is `len` bytes and puts its (real) header; returns its id.
 /// A small real message is sealed only for its header and manifest length: the bench uploads
 /// arbitrary bytes as payload 1, which the server stores without decrypting.
-async fn create_draft(server: &Server, client: &reqwest::Client, sender: &Actor, to: &Actor, len: u64) -> Result<String> {
-    let now_ms = i64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis())?;
+async fn create_draft(
+    server: &Server,
+    client: &reqwest::Client,
+    sender: &Actor,
+    to: &Actor,
+    len: u64,
+) -> Result<String> {
+    let now_ms = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_millis(),
+    )?;
     let expires = sealpost_server::clock::to_rfc3339(now_ms + 7 * 86_400_000);
     let rid = to.public.rid().to_text();
     let policy = serde_json::json!({
         "v": 1, "expires_at": expires, "recipients": [{ "rid": rid, "verification": "totp" }],
     })
     .to_string();
-    let attachment = AttachmentInput { name: "a.bin", media_type: "application/octet-stream", data: b"x" };
-    let sealed = seal_message("bench", "bench", &[attachment], policy.as_bytes(), &[to.public], &sender.seed, &mut rng())?;
+    let attachment = AttachmentInput {
+        name: "a.bin",
+        media_type: "application/octet-stream",
+        data: b"x",
+    };
+    let sealed = seal_message(
+        "bench",
+        "bench",
+        &[attachment],
+        policy.as_bytes(),
+        &[to.public],
+        &sender.seed,
+        &mut rng(),
+    )?;
     let id = sealed.msg_id.to_text();
     let body = serde_json::json!({
         "id": id,
@@ -377,7 +444,12 @@ async fn create_draft(server: &Server, client: &reqwest::Client, sender: &Actor,
         "payload_sizes": [sealed.payloads[0].len(), len],
         "recipients": [{ "rid": rid, "kind": "account", "address": to.address }],
     });
-    let r = client.post(server.url("/api/v1/messages")).bearer_auth(&sender.token).json(&body).send().await?;
+    let r = client
+        .post(server.url("/api/v1/messages"))
+        .bearer_auth(&sender.token)
+        .json(&body)
+        .send()
+        .await?;
     if r.status() != 201 {
         return Err(format!("create: {} {}", r.status(), r.text().await?).into());
     }
@@ -395,7 +467,11 @@ async fn create_draft(server: &Server, client: &reqwest::Client, sender: &Actor,
 
 /// Deletes a draft through the API, then its payload file (the sweeper is off).
 async fn delete_draft(server: &Server, client: &reqwest::Client, sender: &Actor, id: &str) -> Result<()> {
-    let r = client.delete(server.url(&format!("/api/v1/messages/{id}"))).bearer_auth(&sender.token).send().await?;
+    let r = client
+        .delete(server.url(&format!("/api/v1/messages/{id}")))
+        .bearer_auth(&sender.token)
+        .send()
+        .await?;
     if !r.status().is_success() {
         return Err(format!("delete: {} {}", r.status(), r.text().await?).into());
     }
@@ -412,7 +488,11 @@ async fn delete_draft(server: &Server, client: &reqwest::Client, sender: &Actor,
 /// Where the part uploads go.
 enum Target<'a> {
     /// Payload 1 of a Sealpost draft.
-    Sealpost { server: &'a Server, token: &'a str, id: &'a str },
+    Sealpost {
+        server: &'a Server,
+        token: &'a str,
+        id: &'a str,
+    },
     /// The sink's `/discard`.
     Sink(SocketAddr),
 }
@@ -449,7 +529,13 @@ async fn upload_parts(
     let parts = total.div_ceil(PART_SIZE);
     // Parts beyond the source's end wrap round to its start (memory runs only).
     let wrap = (source_len / PART_SIZE) * PART_SIZE;
-    let offset_of = move |k: u64| if total <= source_len { k * PART_SIZE } else { (k * PART_SIZE) % wrap };
+    let offset_of = move |k: u64| {
+        if total <= source_len {
+            k * PART_SIZE
+        } else {
+            (k * PART_SIZE) % wrap
+        }
+    };
     if total > source_len && wrap == 0 {
         return Err("the source is shorter than one part".into());
     }
@@ -489,9 +575,10 @@ async fn upload_parts(
         let rx = Arc::clone(&rx);
         let client = client.clone();
         let (url_base, token) = match target {
-            Target::Sealpost { server, token, id } => {
-                (server.url(&format!("/api/v1/messages/{id}/payloads/1/parts/")), Some(token.to_string()))
-            }
+            Target::Sealpost { server, token, id } => (
+                server.url(&format!("/api/v1/messages/{id}/payloads/1/parts/")),
+                Some(token.to_string()),
+            ),
             Target::Sink(addr) => (format!("http://{addr}/discard?part="), None),
         };
         workers.push(tokio::spawn(async move {
@@ -501,7 +588,10 @@ async fn upload_parts(
                 let Some((k, body, digest)) = next else { break };
                 let len = body.len();
                 let t = Instant::now();
-                let mut request = client.put(format!("{url_base}{k}")).header("content-digest", digest).body(body);
+                let mut request = client
+                    .put(format!("{url_base}{k}"))
+                    .header("content-digest", digest)
+                    .body(body);
                 if let Some(token) = &token {
                     request = request.bearer_auth(token);
                 }
@@ -553,7 +643,15 @@ async fn upload_parts(
         Target::Sink(_) => 0.0,
     };
     let client_cpu = cpu_seconds("self", ticks)? - client_cpu0;
-    Ok(PartTimes { wall, read, hash, put, complete, server_cpu, client_cpu })
+    Ok(PartTimes {
+        wall,
+        read,
+        hash,
+        put,
+        complete,
+        server_cpu,
+        client_cpu,
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -563,7 +661,10 @@ async fn upload_parts(
 fn timed(program: &str, args: &[&str]) -> Result<(f64, String)> {
     let start = Instant::now();
     let out = sh(program, args)?;
-    Ok((start.elapsed().as_secs_f64(), String::from_utf8_lossy(&out.stdout).into_owned()))
+    Ok((
+        start.elapsed().as_secs_f64(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    ))
 }
 
 /// `curl` with `-w '\n%{http_code} %{size_upload} %{size_download}'`; checks the status and
@@ -579,7 +680,9 @@ fn curl(args: &[&str], expect_bytes: u64, upload: bool) -> Result<f64> {
     let down: f64 = fields.next().unwrap_or("0").parse()?;
     let moved = if upload { up } else { down };
     if code != "200" || moved as u64 != expect_bytes {
-        return Err(format!("curl {args:?}: status {code}, {moved} bytes moved, {expect_bytes} expected: {out}").into());
+        return Err(
+            format!("curl {args:?}: status {code}, {moved} bytes moved, {expect_bytes} expected: {out}").into(),
+        );
     }
     Ok(secs)
 }
@@ -601,7 +704,13 @@ async fn reqwest_put_file(client: &reqwest::Client, url: &str, source: &Path) ->
 
 /// Downloads `url` with reqwest's `bytes_stream`, discarding it; checks the length. Optionally
 /// hashes what arrives (correctness check only, never timed).
-async fn reqwest_get(client: &reqwest::Client, url: &str, token: Option<&str>, expect: u64, hash: bool) -> Result<(f64, [u8; 32])> {
+async fn reqwest_get(
+    client: &reqwest::Client,
+    url: &str,
+    token: Option<&str>,
+    expect: u64,
+    hash: bool,
+) -> Result<(f64, [u8; 32])> {
     let start = Instant::now();
     let mut request = client.get(url);
     if let Some(token) = token {
@@ -635,11 +744,17 @@ fn median(values: &[f64]) -> f64 {
     let mut v = values.to_vec();
     v.sort_by(f64::total_cmp);
     let n = v.len();
-    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
 }
 
 fn min_max(values: &[f64]) -> (f64, f64) {
-    values.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)))
+    values.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+        (lo.min(v), hi.max(v))
+    })
 }
 
 fn rate_cell(rates: &[f64]) -> String {
@@ -696,13 +811,18 @@ async fn run_case(ctx: &Ctx, case: Case) -> Result<(f64, Option<PartTimes>)> {
     let src = ctx.source.to_str().ok_or("non-UTF-8 path")?;
     let sink_put = format!("http://{}/discard", ctx.sink);
     let sink_get = format!("http://{}/file", ctx.sink);
-    let content = ctx.server.url(&format!("/api/v1/messages/{}/payloads/1/content", ctx.download_id));
+    let content = ctx
+        .server
+        .url(&format!("/api/v1/messages/{}/payloads/1/content", ctx.download_id));
     sync()?;
     let result = match case {
         Case::DdWrite => {
             let out = ctx.server.data.join("dd.bin");
             let of = format!("of={}", out.display());
-            let (secs, _) = timed("dd", &[&format!("if={src}"), &of, "bs=1M", "conv=fdatasync", "status=none"])?;
+            let (secs, _) = timed(
+                "dd",
+                &[&format!("if={src}"), &of, "bs=1M", "conv=fdatasync", "status=none"],
+            )?;
             if std::fs::metadata(&out)?.len() != ctx.len {
                 return Err("dd wrote the wrong length".into());
             }
@@ -717,21 +837,31 @@ async fn run_case(ctx: &Ctx, case: Case) -> Result<(f64, Option<PartTimes>)> {
         }
         Case::SealpostPut(n) => {
             let id = create_draft(&ctx.server, &ctx.client, &ctx.sender, &ctx.to, ctx.len).await?;
-            let target = Target::Sealpost { server: &ctx.server, token: &ctx.sender.token, id: &id };
+            let target = Target::Sealpost {
+                server: &ctx.server,
+                token: &ctx.sender.token,
+                id: &id,
+            };
             let times = upload_parts(&ctx.client, &target, &ctx.source, ctx.len, n, ctx.ticks).await?;
             delete_draft(&ctx.server, &ctx.client, &ctx.sender, &id).await?;
             (times.wall, Some(times))
         }
-        Case::SealpostGetReqwest => {
-            (reqwest_get(&ctx.client, &content, Some(&ctx.sender.token), ctx.len, false).await?.0, None)
-        }
+        Case::SealpostGetReqwest => (
+            reqwest_get(&ctx.client, &content, Some(&ctx.sender.token), ctx.len, false)
+                .await?
+                .0,
+            None,
+        ),
         Case::SealpostGetCurl => {
             let auth = format!("Authorization: Bearer {}", ctx.sender.token);
             (curl(&["-H", &auth, "-o", "/dev/null", &content], ctx.len, false)?, None)
         }
         Case::SinkGetReqwest => (reqwest_get(&ctx.client, &sink_get, None, ctx.len, false).await?.0, None),
         Case::SinkGetCurl => (curl(&["-o", "/dev/null", &sink_get], ctx.len, false)?, None),
-        Case::DdRead => (timed("dd", &[&format!("if={src}"), "of=/dev/null", "bs=1M", "status=none"])?.0, None),
+        Case::DdRead => (
+            timed("dd", &[&format!("if={src}"), "of=/dev/null", "bs=1M", "status=none"])?.0,
+            None,
+        ),
     };
     Ok(result)
 }
@@ -771,13 +901,23 @@ async fn memory_run(client: &reqwest::Client, root: &Path, source: &Path, len: u
         let after_setup = vm_hwm_kib(server.pid())?;
         let id = create_draft(&server, client, &sender, &to, len).await?;
         sync()?;
-        let target = Target::Sealpost { server: &server, token: &sender.token, id: &id };
+        let target = Target::Sealpost {
+            server: &server,
+            token: &sender.token,
+            id: &id,
+        };
         let times = upload_parts(client, &target, source, len, 2, ticks).await?;
         let after_upload = vm_hwm_kib(server.pid())?;
         let url = server.url(&format!("/api/v1/messages/{id}/payloads/1/content"));
         reqwest_get(client, &url, Some(&sender.token), len, false).await?;
         let after_download = vm_hwm_kib(server.pid())?;
-        MemoryRow { size: len, after_setup, after_upload, after_download, upload_gbps: len as f64 / times.wall / 1e9 }
+        MemoryRow {
+            size: len,
+            after_setup,
+            after_upload,
+            after_download,
+            upload_gbps: len as f64 / times.wall / 1e9,
+        }
     };
     std::fs::remove_dir_all(&data)?;
     sync()?;
@@ -786,7 +926,9 @@ async fn memory_run(client: &reqwest::Client, root: &Path, source: &Path, len: u
 
 async fn run(options: Options) -> Result<()> {
     let parent = options.dir.clone().unwrap_or_else(std::env::temp_dir);
-    let root = tempfile::Builder::new().prefix("sealpost-transfer-").tempdir_in(&parent)?;
+    let root = tempfile::Builder::new()
+        .prefix("sealpost-transfer-")
+        .tempdir_in(&parent)?;
     let result = run_in(&options, root.path()).await;
     root.close()?;
     sync()?;
@@ -797,7 +939,11 @@ async fn run_in(options: &Options, root: &Path) -> Result<()> {
     let ticks = clock_ticks();
     let len = payload_len(options.gib);
     let parts = len.div_ceil(PART_SIZE);
-    println!("transfer: {} in {}", env!("CARGO_BIN_EXE_sealpost-server"), root.display());
+    println!(
+        "transfer: {} in {}",
+        env!("CARGO_BIN_EXE_sealpost-server"),
+        root.display()
+    );
     println!(
         "payload: {len} bytes ({:.3} GB; STREAM payload of {} GiB plaintext), {parts} parts of {} MiB; {} runs per case",
         len as f64 / 1e9,
@@ -824,16 +970,33 @@ async fn run_in(options: &Options, root: &Path) -> Result<()> {
     // Set-up, untimed: the draft the downloads read, checked byte for byte (by hash) on the way
     // back. This also warms the server and the data directory.
     let download_id = create_draft(&server, &client, &sender, &to, len).await?;
-    let target = Target::Sealpost { server: &server, token: &sender.token, id: &download_id };
+    let target = Target::Sealpost {
+        server: &server,
+        token: &sender.token,
+        id: &download_id,
+    };
     let warm = upload_parts(&client, &target, &source, len, 2, ticks).await?;
     let url = server.url(&format!("/api/v1/messages/{download_id}/payloads/1/content"));
     let (_, got) = reqwest_get(&client, &url, Some(&sender.token), len, true).await?;
     if got != source_sha {
         return Err("the downloaded payload differs from the source".into());
     }
-    println!("set-up upload (untimed): {:.2} GB/s; download matches the source", len as f64 / warm.wall / 1e9);
+    println!(
+        "set-up upload (untimed): {:.2} GB/s; download matches the source",
+        len as f64 / warm.wall / 1e9
+    );
 
-    let ctx = Ctx { client, sink, source, len, ticks, server, sender, to, download_id };
+    let ctx = Ctx {
+        client,
+        sink,
+        source,
+        len,
+        ticks,
+        server,
+        sender,
+        to,
+        download_id,
+    };
     let uploads = [
         Case::DdWrite,
         Case::CurlSinkPut,
@@ -843,8 +1006,13 @@ async fn run_in(options: &Options, root: &Path) -> Result<()> {
         Case::SealpostPut(1),
         Case::SealpostPut(2),
     ];
-    let downloads =
-        [Case::SealpostGetReqwest, Case::SealpostGetCurl, Case::SinkGetReqwest, Case::SinkGetCurl, Case::DdRead];
+    let downloads = [
+        Case::SealpostGetReqwest,
+        Case::SealpostGetCurl,
+        Case::SinkGetReqwest,
+        Case::SinkGetCurl,
+        Case::DdRead,
+    ];
     let all: Vec<Case> = uploads.iter().chain(&downloads).copied().collect();
     let mut rates: Vec<Vec<f64>> = vec![Vec::new(); all.len()];
     let mut phases: Vec<Vec<PartTimes>> = vec![Vec::new(); all.len()];
@@ -855,7 +1023,14 @@ async fn run_in(options: &Options, root: &Path) -> Result<()> {
                 let (secs, times) = run_case(&ctx, case).await?;
                 let index = all.iter().position(|c| *c == case).ok_or("unknown case")?;
                 let gbps = len as f64 / secs / 1e9;
-                println!("  rep {} {:<70} {:6.3} s  {:.2} GB/s  (load {})", rep + 1, case.label(), secs, gbps, load_average());
+                println!(
+                    "  rep {} {:<70} {:6.3} s  {:.2} GB/s  (load {})",
+                    rep + 1,
+                    case.label(),
+                    secs,
+                    gbps,
+                    load_average()
+                );
                 rates[index].push(gbps);
                 if let Some(t) = times {
                     phases[index].push(t);
@@ -882,7 +1057,11 @@ async fn run_in(options: &Options, root: &Path) -> Result<()> {
     } else {
         (Case::CurlSinkPut, med(Case::CurlSinkPut))
     };
-    let (limit_case, raw_limit) = if dd <= sink_best { (Case::DdWrite, dd) } else { (sink_case, sink_best) };
+    let (limit_case, raw_limit) = if dd <= sink_best {
+        (Case::DdWrite, dd)
+    } else {
+        (sink_case, sink_best)
+    };
     // Per-run ratios pair runs of the same repetition.
     let per_run = |case: Case, reference: Case| {
         let r: Vec<f64> = rate(case).iter().zip(rate(reference)).map(|(a, b)| a / b).collect();
@@ -891,9 +1070,21 @@ async fn run_in(options: &Options, root: &Path) -> Result<()> {
     };
 
     let mut out = String::new();
-    let _ = writeln!(out, "\n### Upload ({:.3} GB, {} runs per case)\n", len as f64 / 1e9, options.reps);
-    let _ = writeln!(out, "Raw limit = min(dd, best sink upload) = {raw_limit:.2} GB/s ({}).\n", limit_case.label());
-    let _ = writeln!(out, "| case | GB/s median (min–max) | × raw limit (medians) | × raw limit per run |");
+    let _ = writeln!(
+        out,
+        "\n### Upload ({:.3} GB, {} runs per case)\n",
+        len as f64 / 1e9,
+        options.reps
+    );
+    let _ = writeln!(
+        out,
+        "Raw limit = min(dd, best sink upload) = {raw_limit:.2} GB/s ({}).\n",
+        limit_case.label()
+    );
+    let _ = writeln!(
+        out,
+        "| case | GB/s median (min–max) | × raw limit (medians) | × raw limit per run |"
+    );
     let _ = writeln!(out, "|---|---|---|---|");
     for case in uploads {
         let _ = writeln!(
@@ -905,8 +1096,16 @@ async fn run_in(options: &Options, root: &Path) -> Result<()> {
             per_run(case, limit_case)
         );
     }
-    let _ = writeln!(out, "\n### Download ({:.3} GB, {} runs per case)\n", len as f64 / 1e9, options.reps);
-    let _ = writeln!(out, "| case | GB/s median (min–max) | reference | × reference (medians) | × reference per run |");
+    let _ = writeln!(
+        out,
+        "\n### Download ({:.3} GB, {} runs per case)\n",
+        len as f64 / 1e9,
+        options.reps
+    );
+    let _ = writeln!(
+        out,
+        "| case | GB/s median (min–max) | reference | × reference (medians) | × reference per run |"
+    );
     let _ = writeln!(out, "|---|---|---|---|---|");
     for (case, reference) in [
         (Case::SealpostGetReqwest, Some(Case::SinkGetReqwest)),
@@ -916,21 +1115,42 @@ async fn run_in(options: &Options, root: &Path) -> Result<()> {
         (Case::DdRead, None),
     ] {
         let (name, ratio, runs) = match reference {
-            Some(r) => ("sink, same client".to_owned(), format!("{:.2}", med(case) / med(r)), per_run(case, r)),
+            Some(r) => (
+                "sink, same client".to_owned(),
+                format!("{:.2}", med(case) / med(r)),
+                per_run(case, r),
+            ),
             None => ("—".to_owned(), String::new(), String::new()),
         };
-        let _ = writeln!(out, "| {} | {} | {name} | {ratio} | {runs} |", case.label(), rate_cell(rate(case)));
+        let _ = writeln!(
+            out,
+            "| {} | {} | {name} | {ratio} | {runs} |",
+            case.label(),
+            rate_cell(rate(case))
+        );
     }
-    let _ = writeln!(out, "\n### Where the part uploads spend their time (medians over the runs, seconds)\n");
+    let _ = writeln!(
+        out,
+        "\n### Where the part uploads spend their time (medians over the runs, seconds)\n"
+    );
     let _ = writeln!(
         out,
         "| case | wall | client read | client SHA-256 | Σ PUT latency | complete | server CPU | bench-process CPU |"
     );
     let _ = writeln!(out, "|---|---|---|---|---|---|---|---|");
-    for case in [Case::PartsSink(1), Case::PartsSink(2), Case::SealpostPut(1), Case::SealpostPut(2)] {
+    for case in [
+        Case::PartsSink(1),
+        Case::PartsSink(2),
+        Case::SealpostPut(1),
+        Case::SealpostPut(2),
+    ] {
         let p = &phases[all.iter().position(|c| *c == case).unwrap_or(0)];
         let m = |f: fn(&PartTimes) -> f64| median(&p.iter().map(f).collect::<Vec<_>>());
-        let server_cpu = if matches!(case, Case::SealpostPut(_)) { format!("{:.2}", m(|t| t.server_cpu)) } else { "—".into() };
+        let server_cpu = if matches!(case, Case::SealpostPut(_)) {
+            format!("{:.2}", m(|t| t.server_cpu))
+        } else {
+            "—".into()
+        };
         let _ = writeln!(
             out,
             "| {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.3} | {server_cpu} | {:.2} |",
@@ -943,8 +1163,14 @@ async fn run_in(options: &Options, root: &Path) -> Result<()> {
             m(|t| t.client_cpu),
         );
     }
-    let _ = writeln!(out, "\n### Server peak memory (`VmHWM`, fresh server per row; 2 parts in flight)\n");
-    let _ = writeln!(out, "| upload | after set-up | after the upload | after downloading it | upload GB/s |");
+    let _ = writeln!(
+        out,
+        "\n### Server peak memory (`VmHWM`, fresh server per row; 2 parts in flight)\n"
+    );
+    let _ = writeln!(
+        out,
+        "| upload | after set-up | after the upload | after downloading it | upload GB/s |"
+    );
     let _ = writeln!(out, "|---|---|---|---|---|");
     for row in &memory {
         let _ = writeln!(
@@ -963,7 +1189,10 @@ async fn run_in(options: &Options, root: &Path) -> Result<()> {
         main_hwm as f64 / 1024.0,
         server_cpu_total
     );
-    let best = [Case::SealpostPut(1), Case::SealpostPut(2)].into_iter().map(med).fold(0.0, f64::max);
+    let best = [Case::SealpostPut(1), Case::SealpostPut(2)]
+        .into_iter()
+        .map(med)
+        .fold(0.0, f64::max);
     let goal = 0.8 * raw_limit;
     let _ = writeln!(
         out,

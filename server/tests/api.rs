@@ -894,3 +894,296 @@ async fn lifecycle_on_s3_multipart() {
     server.stop().await;
     storage.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_manage_users_and_tokens_over_the_api() {
+    for backend in backends().await {
+        let storage = Storage::new(backend).await;
+        let server = TestServer::start(&storage, PART).await;
+        let admin = actor(
+            &server,
+            "council",
+            "admin@council.example",
+            &[Role::Admin],
+            &[Scope::Admin, Scope::Read],
+            false,
+        )
+        .await;
+        let c = client();
+        // Create a sender, list users, mint a token for the sender, use it.
+        let r = c
+            .post(server.url("/api/v1/users"))
+            .header("authorization", admin.auth())
+            .json(&serde_json::json!({"address": "New.Sender@Council.example", "roles": ["sender"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        let user: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(user["address"], "new.sender@council.example");
+        let r = c
+            .post(server.url("/api/v1/users"))
+            .header("authorization", admin.auth())
+            .json(&serde_json::json!({"address": "new.sender@council.example", "roles": ["sender"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(problem(r).await.1["code"], "user_exists");
+        let r = c
+            .post(server.url("/api/v1/users"))
+            .header("authorization", admin.auth())
+            .json(&serde_json::json!({"address": "x@council.example", "roles": ["root"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(problem(r).await.1["code"], "invalid_roles");
+        let r = c
+            .post(server.url("/api/v1/users"))
+            .header("authorization", admin.auth())
+            .json(&serde_json::json!({"address": "not an address", "roles": ["sender"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(problem(r).await.1["code"], "invalid_address");
+        let r = c
+            .get(server.url("/api/v1/users"))
+            .header("authorization", admin.auth())
+            .send()
+            .await
+            .unwrap();
+        let users: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(users["users"].as_array().unwrap().len(), 2);
+        let r = c.post(server.url("/api/v1/tokens")).header("authorization", admin.auth()).json(&serde_json::json!({"name": "laptop", "scopes": ["send", "read", "keys"], "user": "new.sender@council.example", "expires_in_days": 30})).send().await.unwrap();
+        assert_eq!(r.status(), 201);
+        let minted: serde_json::Value = r.json().await.unwrap();
+        let token = minted["token"].as_str().unwrap().to_owned();
+        assert!(token.starts_with("sp_") && token.len() == 46);
+        assert!(minted["info"]["expires_at"].is_string());
+        let r = c
+            .get(server.url("/api/v1/me"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        let me: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(me["user"]["address"], "new.sender@council.example");
+        assert_eq!(me["token_scopes"], serde_json::json!(["keys", "read", "send"]));
+        // The new sender cannot administer; the admin sees and revokes the token.
+        let r = c
+            .get(server.url("/api/v1/users"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(problem(r).await.0, 403);
+        let r = c
+            .get(server.url("/api/v1/tokens"))
+            .header("authorization", admin.auth())
+            .send()
+            .await
+            .unwrap();
+        let tokens: serde_json::Value = r.json().await.unwrap();
+        let listed = tokens["tokens"].as_array().unwrap();
+        assert_eq!(listed.len(), 2);
+        assert!(!tokens.to_string().contains(&token));
+        let id = listed.iter().find(|t| t["name"] == "laptop").unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let r = c
+            .delete(server.url(&format!("/api/v1/tokens/{id}")))
+            .header("authorization", admin.auth())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 204);
+        let r = c
+            .delete(server.url(&format!("/api/v1/tokens/{id}")))
+            .header("authorization", admin.auth())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(problem(r).await.0, 404);
+        let r = c
+            .get(server.url("/api/v1/me"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(problem(r).await.0, 401);
+        // Key publication: a key blob must match the keys; the directory answers only for keys.
+        let r = c
+            .get(server.url("/api/v1/directory/new.sender@council.example"))
+            .header("authorization", admin.auth())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(problem(r).await.0, 404);
+        server.stop().await;
+        storage.cleanup().await;
+    }
+}
+
+#[test]
+fn migrations_are_same_named_twins() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations");
+    let names = |dir: &str| {
+        let mut v: Vec<String> = std::fs::read_dir(root.join(dir))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        v.sort();
+        v
+    };
+    let sqlite = names("sqlite");
+    assert!(!sqlite.is_empty());
+    assert_eq!(
+        sqlite,
+        names("postgres"),
+        "every migration needs its twin, with the same name"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_and_key_blobs_are_published_and_checked() {
+    use sealpost_crypto::keyblob::{KdfParams, UserKeys};
+    for backend in backends().await {
+        let storage = Storage::new(backend).await;
+        let server = TestServer::start(&storage, PART).await;
+        let user = actor(
+            &server,
+            "hospital",
+            "ward@hospital.example",
+            &[Role::Sender],
+            &[Scope::Send, Scope::Keys],
+            false,
+        )
+        .await;
+        let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
+        let keys = UserKeys::generate(&mut rng);
+        let params = KdfParams {
+            m_kib: KdfParams::MIN_M_KIB,
+            t: KdfParams::MIN_T,
+            p: 1,
+        };
+        let (blob, login) = keys.seal("correct horse battery staple", params, &mut rng).unwrap();
+        let x = sealpost_crypto::b64::encode(&keys.encryption_public().0);
+        let e = sealpost_crypto::b64::encode(&keys.signing_public());
+        let c = client();
+        let put = |body: serde_json::Value| {
+            c.put(server.url("/api/v1/me/keys"))
+                .header("authorization", user.auth())
+                .json(&body)
+                .send()
+        };
+        // Blob without login key; blob for other keys; weak parameters.
+        let (s, p) = problem(
+            put(serde_json::json!({"x25519_pk": x, "ed25519_pk": e, "keyblob": blob}))
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!((s, p["code"].as_str().unwrap()), (400, "invalid_keyblob"));
+        let other = sealpost_crypto::b64::encode(&[9u8; 32]);
+        let (_, p) = problem(put(serde_json::json!({"x25519_pk": other, "ed25519_pk": e, "keyblob": blob, "login_key": login.to_text().as_str()})).await.unwrap()).await;
+        assert_eq!(p["code"], "invalid_keyblob");
+        let mut weak = serde_json::to_value(&blob).unwrap();
+        weak["kdf"]["t"] = 1.into();
+        let (_, p) = problem(put(serde_json::json!({"x25519_pk": x, "ed25519_pk": e, "keyblob": weak, "login_key": login.to_text().as_str()})).await.unwrap()).await;
+        assert_eq!(p["code"], "invalid_keyblob");
+        let (_, p) = problem(
+            put(serde_json::json!({"x25519_pk": "short", "ed25519_pk": e}))
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(p["code"], "invalid_key");
+        // The real thing.
+        let r = put(serde_json::json!({"x25519_pk": x, "ed25519_pk": e, "keyblob": blob, "login_key": login.to_text().as_str()})).await.unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        let (stored_blob, hash) =
+            sealpost_server::db::accounts::keyblob_by_address(server.services.db.pool(), "ward@hospital.example")
+                .await
+                .unwrap()
+                .unwrap();
+        let login_bytes: [u8; 32] = sealpost_crypto::b64::decode_array(login.to_text().as_str()).unwrap();
+        assert_eq!(
+            hash,
+            sealpost_server::domain::accounts::login_key_hash(&login_bytes).to_vec()
+        );
+        assert!(
+            !stored_blob.contains(login.to_text().as_str()),
+            "the login key itself is never stored"
+        );
+        let r = c
+            .get(server.url("/api/v1/directory/ward@hospital.example"))
+            .header("authorization", user.auth())
+            .send()
+            .await
+            .unwrap();
+        let found: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(
+            (
+                found["x25519_pk"].as_str().unwrap(),
+                found["ed25519_pk"].as_str().unwrap()
+            ),
+            (x.as_str(), e.as_str())
+        );
+        server.stop().await;
+        storage.cleanup().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_body_times_out_with_a_problem() {
+    let storage = Storage::new(Backend::Sqlite).await;
+    let mut config = storage.config(PART);
+    config.server.request_timeout_secs = 1;
+    let server = TestServer::start_with(config, sealpost_server::clock::ManualClock::new(T0)).await;
+    let alice = actor(
+        &server,
+        "council",
+        "alice@council.example",
+        &[Role::Sender],
+        &[Scope::Send, Scope::Read],
+        true,
+    )
+    .await;
+    let bob = actor(
+        &server,
+        "council",
+        "bob@council.example",
+        &[Role::Sender],
+        &[Scope::Read],
+        true,
+    )
+    .await;
+    let data = vec![7u8; 100_000];
+    let built = build(&alice, &[To::Account(&bob)], &[&data], T0, 7);
+    let r = client()
+        .post(server.url("/api/v1/messages"))
+        .header("authorization", alice.auth())
+        .json(&built.create_body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let part = built.sealed.payloads[1][..PART as usize].to_vec();
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(1);
+    tx.send(Ok(part[..1000].to_vec())).await.unwrap();
+    let mut rx = rx;
+    let body = reqwest::Body::wrap_stream(futures::stream::poll_fn(move |cx| rx.poll_recv(cx)));
+    let r = client()
+        .put(server.url(&format!("/api/v1/messages/{}/payloads/1/parts/0", built.id())))
+        .header("authorization", alice.auth())
+        .header("content-digest", digest(&part))
+        .header("content-length", part.len())
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let (s, p) = problem(r).await;
+    assert_eq!((s, p["code"].as_str().unwrap()), (408, "request_timeout"));
+    drop(tx);
+    server.stop().await;
+}

@@ -50,8 +50,18 @@ fn admin(storage: &Storage, args: &[&str]) -> String {
 }
 
 fn spawn(storage: &Storage, failpoints: &str) -> Proc {
+    spawn_logging(storage, failpoints, "warn", None)
+}
+
+fn spawn_logging(
+    storage: &Storage,
+    failpoints: &str,
+    level: &str,
+    sink: Option<std::sync::Arc<std::sync::Mutex<Vec<String>>>>,
+) -> Proc {
     let mut child = command(storage)
         .arg("serve")
+        .env("SEALPOST_LOG_LEVEL", level)
         .env("SEALPOST_FAILPOINTS", failpoints)
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
@@ -71,7 +81,13 @@ fn spawn(storage: &Storage, failpoints: &str) -> Proc {
         }
     };
     // Keep draining stderr so the child never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            if let Some(sink) = &sink {
+                sink.lock().unwrap().push(line);
+            }
+        }
+    });
     Proc { child, base }
 }
 
@@ -487,4 +503,82 @@ fn tokio_stream_from(
     mut rx: tokio::sync::mpsc::Receiver<Result<Vec<u8>, std::io::Error>>,
 ) -> impl futures::Stream<Item = Result<Vec<u8>, std::io::Error>> {
     futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+/// Runs a whole send with debug logging and scans every log line for secrets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_never_contain_tokens_shares_or_keys() {
+    let storage = Storage::new(Backend::Sqlite).await;
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let server = spawn_logging(&storage, "", "debug", Some(lines.clone()));
+    let (alice, bob) = setup(&storage, &server.base).await;
+    let a = as_actor(&alice);
+    let b = as_actor(&bob);
+    let built = build(
+        &a,
+        &[To::Account(&b)],
+        &[b"secret attachment"],
+        sealpost_server::clock::SystemClock.now_ms_for_tests(),
+        7,
+    );
+    let c = reqwest::Client::new();
+    let r = c
+        .post(format!("{}/api/v1/messages", server.base))
+        .bearer_auth(&alice.token)
+        .json(&built.create_body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    RemoteServer {
+        base: server.base.clone(),
+        part: PART,
+    }
+    .upload(&a, &built)
+    .await;
+    let r = c
+        .post(format!("{}/api/v1/messages/{}/seal", server.base, built.id()))
+        .bearer_auth(&alice.token)
+        .json(&seal_body(&built))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // Failed authentication with a token-shaped value, and a token in the query string.
+    let r = c
+        .get(format!("{}/api/v1/me?token={}", server.base, alice.token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let r = c
+        .get(format!("{}/api/v1/me", server.base))
+        .bearer_auth("sp_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    drop(server);
+    let lines = lines.lock().unwrap();
+    assert!(lines.len() > 10, "expected request logs, got {lines:?}");
+    let text = lines.join("\n");
+    let mut secrets = vec![
+        alice.token.clone(),
+        bob.token.clone(),
+        "sp_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".to_owned(),
+    ];
+    for s in &built.sealed.server_shares {
+        secrets.push(b64::encode(s.share.expose_secret()));
+    }
+    let kek = std::fs::read_to_string(storage.dir.path().join("server-kek")).unwrap();
+    secrets.push(kek.trim().to_owned());
+    for secret in &secrets {
+        assert!(!text.contains(secret.as_str()), "a secret appeared in the log");
+    }
+    assert!(
+        text.contains("/api/v1/messages/{id}/seal"),
+        "request lines name the route template"
+    );
+    storage.cleanup().await;
 }

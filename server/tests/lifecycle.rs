@@ -271,6 +271,25 @@ async fn expiry_and_scheduled_revocation_are_swept_once_across_replicas() {
             .await
             .unwrap();
         assert_eq!(st["state"], "expired");
+        // Lists filter on the state as of now, before any sweep.
+        for (filter, expected) in [("expired", vec![expiring.id()]), ("sealed", vec![scheduled.id()])] {
+            let list: serde_json::Value = c
+                .get(server.url(&format!("/api/v1/messages?state={filter}")))
+                .header("authorization", alice.auth())
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let ids: Vec<String> = list["messages"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["id"].as_str().unwrap().to_owned())
+                .collect();
+            assert_eq!(ids, expected, "state={filter}");
+        }
         let (a, b) = tokio::join!(
             sweeper::sweep_once(&server.services, 48),
             sweeper::sweep_once(&replica.services, 48)

@@ -229,7 +229,8 @@ pub async fn message(pool: &sqlx::AnyPool, id: &str) -> DbResult<Option<MessageR
 }
 
 /// A page of messages, newest first, of one sender or (when `sender_id` is None) of one organisation.
-/// `before` is a keyset cursor `(created_at, id)`.
+/// `before` is a keyset cursor `(created_at, id)`. The state filter applies to the state as of
+/// `now` (a sealed message past its expiry counts as expired before the sweeper has run).
 pub async fn list_messages(
     pool: &sqlx::AnyPool,
     org_id: &str,
@@ -237,11 +238,15 @@ pub async fn list_messages(
     state_filter: Option<&str>,
     before: Option<(i64, &str)>,
     limit: u32,
+    now: i64,
 ) -> DbResult<Vec<MessageRow>> {
     let (before_at, before_id) = before.map_or((None, None), |(a, i)| (Some(a), Some(i)));
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {MESSAGE_COLUMNS} FROM messages \
-         WHERE org_id = $1 AND ($2 IS NULL OR sender_id = $2) AND ($3 IS NULL OR state = $3) AND state <> 'deleted' \
+         WHERE org_id = $1 AND ($2 IS NULL OR sender_id = $2) AND ($3 IS NULL OR (CASE WHEN state IN ('draft', 'sealed') AND revoke_at IS NOT NULL \
+           AND revoke_at <= $7 AND revoke_at <= expires_at THEN 'revoked' \
+           WHEN state IN ('draft', 'sealed') AND expires_at <= $7 THEN 'expired' ELSE state END) = $3) \
+           AND state <> 'deleted' \
            AND ($4 IS NULL OR created_at < $4 OR (created_at = $4 AND id < $5)) \
          ORDER BY created_at DESC, id DESC LIMIT $6"
     )))
@@ -251,6 +256,7 @@ pub async fn list_messages(
     .bind(before_at)
     .bind(before_id)
     .bind(i64::from(limit))
+    .bind(now)
     .fetch_all(pool)
     .await?;
     rows.iter().map(message_from_row).collect()

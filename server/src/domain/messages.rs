@@ -945,6 +945,7 @@ pub async fn list(
         state_filter,
         cursor.as_ref().map(|(at, id)| (*at, id.as_str())),
         limit,
+        svc.clock.now_ms(),
     )
     .await?;
     let next = if rows.len() == limit as usize {

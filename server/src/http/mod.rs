@@ -62,6 +62,17 @@ pub const ROUTES: &[(&str, &str)] = &[
 /// Headers on every answer: no sniffing, no caching, no referrers, no framing, no scripts.
 async fn security_headers(tls: bool, request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
+    if response.status() == axum::http::StatusCode::REQUEST_TIMEOUT
+        && !response.headers().contains_key(header::CONTENT_TYPE)
+    {
+        response = ApiError::new(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            "Request timeout",
+            "The request took longer than this server allows; for uploads, send smaller parts or retry.",
+        )
+        .into_response();
+    }
     let h = response.headers_mut();
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -126,14 +137,15 @@ pub fn router(state: AppState) -> Router {
         .with_state(state.clone());
     let trusted = state.config.server.trusted_proxies.clone();
     let tls = state.config.server.tls_cert.is_some();
+    // The timeout is inside the header layer, so that its 408 becomes a problem too.
     let router = api
-        .layer(axum::middleware::from_fn(move |req, next| {
-            security_headers(tls, req, next)
-        }))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             timeout,
-        ));
+        ))
+        .layer(axum::middleware::from_fn(move |req, next| {
+            security_headers(tls, req, next)
+        }));
     let router = crate::telemetry::http_layers(router);
     router.layer(crate::net::client_ip_layer(trusted))
 }
