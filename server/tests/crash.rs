@@ -560,7 +560,7 @@ async fn logs_never_contain_tokens_shares_or_keys() {
     assert_eq!(r.status(), 401);
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     drop(server);
-    let lines = lines.lock().unwrap();
+    let lines = lines.lock().unwrap().clone();
     assert!(lines.len() > 10, "expected request logs, got {lines:?}");
     let text = lines.join("\n");
     let mut secrets = vec![
