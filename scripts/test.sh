@@ -32,7 +32,8 @@ run() {
 }
 
 echo "== native tests"
-run cargo test --workspace --locked
+# --no-fail-fast: one failing test binary must not hide the results of the others.
+run cargo test --workspace --locked --no-fail-fast
 
 echo "== wasm32 tests (Node)"
 run web-recipient/run-wasm-tests.sh

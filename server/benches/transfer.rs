@@ -23,12 +23,14 @@
 //!   Tokio runtime (2 workers) in this process, and also serves the source file (GET, 1 MiB
 //!   reads), downloaded with curl and reqwest; `dd of=/dev/null` reads it from the page cache.
 //! - **Sealpost upload.** The real `sealpost-server serve` binary on SQLite, one child process.
-//!   Payload 1 of a new draft, in `part_size` parts (8 MiB): a reader thread reads each part and
-//!   computes its SHA-256 for `Content-Digest`, one part ahead per request in flight; 1 or 2
-//!   `PUT`s in flight through one reqwest client; then `complete`. Creating the draft and putting
-//!   its header come before the timer starts.
-//! - **The same part uploads into the sink** (a diagnostic): same client, same reads and hashing,
-//!   same parts; only the server differs.
+//!   Payload 1 of a new draft, in `part_size` parts (8 MiB): one reader thread per request in
+//!   flight reads each part and computes its SHA-256 for `Content-Digest`, one part ahead; 1, 2
+//!   or 4 `PUT`s in flight through one reqwest client; then `complete`. Creating the draft and
+//!   putting its header come before the timer starts.
+//! - **Diagnostics.** The same part uploads into the sink: same client, same reads and hashing,
+//!   same parts; only the server differs. And the server's storage pattern without HTTP or
+//!   hashing: a `pwrite` and an `fdatasync` per 8 MiB part into a new file, as the local blob
+//!   backend does, from 1 or 2 threads.
 //! - **Sealpost download.** `GET …/payloads/1/content` of a 2 GiB payload, read with reqwest's
 //!   `bytes_stream` and with `curl -o /dev/null`.
 //!
@@ -483,7 +485,7 @@ async fn delete_draft(server: &Server, client: &reqwest::Client, sender: &Actor,
 }
 
 // ---------------------------------------------------------------------------------------------
-// Part uploads: a reader thread reads and hashes parts; `inflight` PUTs at a time.
+// Part uploads: reader threads read and hash parts; `inflight` PUTs at a time.
 
 /// Where the part uploads go.
 enum Target<'a> {
@@ -501,9 +503,9 @@ enum Target<'a> {
 struct PartTimes {
     /// Wall time from the first read to the last response (and `complete`).
     wall: f64,
-    /// Reading the parts from the page cache (reader thread).
+    /// Reading the parts from the page cache (summed over the reader threads).
     read: f64,
-    /// SHA-256 of the parts (reader thread).
+    /// SHA-256 of the parts (summed over the reader threads).
     hash: f64,
     /// Sum over requests of the time from sending a PUT to its response.
     put: f64,
@@ -513,6 +515,56 @@ struct PartTimes {
     server_cpu: f64,
     /// CPU seconds of this process over the upload (client; the idle sink runtime included).
     client_cpu: f64,
+    /// Storage diagnostic only: `pwrite` calls, summed over the threads.
+    write: f64,
+    /// Storage diagnostic only: `fdatasync` calls (and the final `sync_all`), summed.
+    sync: f64,
+}
+
+/// The server's storage work for one upload, replicated in this process (a diagnostic, no
+/// HTTP, no hashing): a new staging file synced at the start, then for each part a `pwrite` at
+/// `k × part_size` and an `fdatasync`, as `LocalBackend::put_part` does; `threads` parts at a
+/// time (thread i takes parts i, i + threads, …); `sync_all` at the end, as `complete_upload`.
+fn store_parts(source: &Path, out: &Path, total: u64, threads: usize) -> Result<PartTimes> {
+    let staging = File::options().write(true).create_new(true).open(out)?;
+    staging.sync_all()?;
+    let staging = Arc::new(staging);
+    let parts = total.div_ceil(PART_SIZE);
+    let start = Instant::now();
+    let mut workers = Vec::new();
+    for first in 0..threads as u64 {
+        let staging = Arc::clone(&staging);
+        let source = File::open(source)?;
+        workers.push(std::thread::spawn(move || -> Result<(f64, f64, f64)> {
+            let (mut read, mut write, mut sync) = (0.0, 0.0, 0.0);
+            for k in (first..parts).step_by(threads) {
+                let len = (total - k * PART_SIZE).min(PART_SIZE) as usize;
+                let t = Instant::now();
+                let mut buf = vec![0u8; len];
+                source.read_exact_at(&mut buf, k * PART_SIZE)?;
+                read += t.elapsed().as_secs_f64();
+                let t = Instant::now();
+                staging.write_all_at(&buf, k * PART_SIZE)?;
+                write += t.elapsed().as_secs_f64();
+                let t = Instant::now();
+                staging.sync_data()?;
+                sync += t.elapsed().as_secs_f64();
+            }
+            Ok((read, write, sync))
+        }));
+    }
+    let mut times = PartTimes::default();
+    for worker in workers {
+        let (r, w, s) = worker.join().map_err(|_| "a storage thread panicked")??;
+        times.read += r;
+        times.write += w;
+        times.sync += s;
+    }
+    let t = Instant::now();
+    staging.sync_all()?;
+    times.sync += t.elapsed().as_secs_f64();
+    times.wall = start.elapsed().as_secs_f64();
+    Ok(times)
 }
 
 /// Uploads `total` bytes in `PART_SIZE` parts from `source` (wrapping round it when `total` is
@@ -546,28 +598,35 @@ async fn upload_parts(
     let client_cpu0 = cpu_seconds("self", ticks)?;
     let start = Instant::now();
 
+    // One reader thread per request in flight, each one part ahead: thread i reads and hashes
+    // parts i, i + inflight, …, so the client's hashing runs on as many cores as requests.
     let (tx, rx) = tokio::sync::mpsc::channel::<(u64, Bytes, String)>(inflight);
-    let path = source.to_path_buf();
-    let reader = std::thread::spawn(move || -> Result<(f64, f64)> {
-        let file = File::open(path)?;
-        let (mut read, mut hash) = (0.0, 0.0);
-        for k in 0..parts {
-            let len = (total - k * PART_SIZE).min(PART_SIZE) as usize;
-            let t = Instant::now();
-            let mut buf = vec![0u8; len];
-            file.read_exact_at(&mut buf, offset_of(k))?;
-            read += t.elapsed().as_secs_f64();
-            let t = Instant::now();
-            let digest = Sha256::digest(&buf);
-            hash += t.elapsed().as_secs_f64();
-            use base64::Engine as _;
-            let header = format!("sha-256=:{}:", base64::engine::general_purpose::STANDARD.encode(digest));
-            if tx.blocking_send((k, Bytes::from(buf), header)).is_err() {
-                break;
+    let mut readers = Vec::new();
+    for first in 0..inflight as u64 {
+        let path = source.to_path_buf();
+        let tx = tx.clone();
+        readers.push(std::thread::spawn(move || -> Result<(f64, f64)> {
+            let file = File::open(path)?;
+            let (mut read, mut hash) = (0.0, 0.0);
+            for k in (first..parts).step_by(inflight) {
+                let len = (total - k * PART_SIZE).min(PART_SIZE) as usize;
+                let t = Instant::now();
+                let mut buf = vec![0u8; len];
+                file.read_exact_at(&mut buf, offset_of(k))?;
+                read += t.elapsed().as_secs_f64();
+                let t = Instant::now();
+                let digest = Sha256::digest(&buf);
+                hash += t.elapsed().as_secs_f64();
+                use base64::Engine as _;
+                let header = format!("sha-256=:{}:", base64::engine::general_purpose::STANDARD.encode(digest));
+                if tx.blocking_send((k, Bytes::from(buf), header)).is_err() {
+                    break;
+                }
             }
-        }
-        Ok((read, hash))
-    });
+            Ok((read, hash))
+        }));
+    }
+    drop(tx);
 
     let rx = Arc::new(tokio::sync::Mutex::new(rx));
     let mut workers = Vec::new();
@@ -618,7 +677,12 @@ async fn upload_parts(
         }
     }
     drop(rx);
-    let (read, hash) = reader.join().map_err(|_| "the reader thread panicked")??;
+    let (mut read, mut hash) = (0.0, 0.0);
+    for reader in readers {
+        let (r, h) = reader.join().map_err(|_| "a reader thread panicked")??;
+        read += r;
+        hash += h;
+    }
     if let Some(e) = failure {
         return Err(e);
     }
@@ -651,6 +715,7 @@ async fn upload_parts(
         complete,
         server_cpu,
         client_cpu,
+        ..PartTimes::default()
     })
 }
 
@@ -768,6 +833,7 @@ enum Case {
     CurlSinkPut,
     ReqwestSinkPut,
     PartsSink(usize),
+    StoreOnly(usize),
     SealpostPut(usize),
     SealpostGetReqwest,
     SealpostGetCurl,
@@ -783,6 +849,9 @@ impl Case {
             Case::CurlSinkPut => "B. `curl -T` → sink (drains the body)".into(),
             Case::ReqwestSinkPut => "B. reqwest, 1 MiB reads → sink".into(),
             Case::PartsSink(n) => format!("diag. reqwest, 8 MiB parts + SHA-256, {n} in flight → sink"),
+            Case::StoreOnly(n) => {
+                format!("diag. storage only: `pwrite` + `fdatasync` per 8 MiB part, {n} thread(s), no HTTP")
+            }
             Case::SealpostPut(n) => format!("**Sealpost upload**, 8 MiB parts, {n} in flight, + complete"),
             Case::SealpostGetReqwest => "**Sealpost download**, reqwest `bytes_stream`".into(),
             Case::SealpostGetCurl => "**Sealpost download**, `curl -o /dev/null`".into(),
@@ -816,6 +885,13 @@ async fn run_case(ctx: &Ctx, case: Case) -> Result<(f64, Option<PartTimes>)> {
         .url(&format!("/api/v1/messages/{}/payloads/1/content", ctx.download_id));
     sync()?;
     let result = match case {
+        Case::StoreOnly(n) => {
+            let out = ctx.server.data.join("store.bin");
+            let (source, total, path) = (ctx.source.clone(), ctx.len, out.clone());
+            let times = tokio::task::spawn_blocking(move || store_parts(&source, &path, total, n)).await??;
+            std::fs::remove_file(&out)?;
+            (times.wall, Some(times))
+        }
         Case::DdWrite => {
             let out = ctx.server.data.join("dd.bin");
             let of = format!("of={}", out.display());
@@ -1003,8 +1079,11 @@ async fn run_in(options: &Options, root: &Path) -> Result<()> {
         Case::ReqwestSinkPut,
         Case::PartsSink(1),
         Case::PartsSink(2),
+        Case::StoreOnly(1),
+        Case::StoreOnly(2),
         Case::SealpostPut(1),
         Case::SealpostPut(2),
+        Case::SealpostPut(4),
     ];
     let downloads = [
         Case::SealpostGetReqwest,
@@ -1143,6 +1222,7 @@ async fn run_in(options: &Options, root: &Path) -> Result<()> {
         Case::PartsSink(2),
         Case::SealpostPut(1),
         Case::SealpostPut(2),
+        Case::SealpostPut(4),
     ] {
         let p = &phases[all.iter().position(|c| *c == case).unwrap_or(0)];
         let m = |f: fn(&PartTimes) -> f64| median(&p.iter().map(f).collect::<Vec<_>>());
@@ -1161,6 +1241,24 @@ async fn run_in(options: &Options, root: &Path) -> Result<()> {
             m(|t| t.put),
             m(|t| t.complete),
             m(|t| t.client_cpu),
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n| storage diagnostic | wall | read source | Σ `pwrite` | Σ `fdatasync` + final `sync_all` |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|");
+    for case in [Case::StoreOnly(1), Case::StoreOnly(2)] {
+        let p = &phases[all.iter().position(|c| *c == case).unwrap_or(0)];
+        let m = |f: fn(&PartTimes) -> f64| median(&p.iter().map(f).collect::<Vec<_>>());
+        let _ = writeln!(
+            out,
+            "| {} | {:.2} | {:.2} | {:.2} | {:.2} |",
+            case.label(),
+            m(|t| t.wall),
+            m(|t| t.read),
+            m(|t| t.write),
+            m(|t| t.sync),
         );
     }
     let _ = writeln!(
@@ -1189,7 +1287,7 @@ async fn run_in(options: &Options, root: &Path) -> Result<()> {
         main_hwm as f64 / 1024.0,
         server_cpu_total
     );
-    let best = [Case::SealpostPut(1), Case::SealpostPut(2)]
+    let best = [Case::SealpostPut(1), Case::SealpostPut(2), Case::SealpostPut(4)]
         .into_iter()
         .map(med)
         .fold(0.0, f64::max);
