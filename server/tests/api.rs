@@ -196,6 +196,7 @@ async fn message_lifecycle_end_to_end() {
 
         let sealed = seal(&server, &sender, &built).await;
         assert_eq!(sealed["state"], "sealed");
+        assert_eq!(sealed["recipients"][0]["address"], "bob@hospital.example");
         assert_eq!(sealed["recipients"][1]["phone_hint"], "…123");
         assert!(sealed["recipients"][1].get("phone").is_none());
         // Sealing twice is a conflict.

@@ -96,6 +96,8 @@ pub struct RecipientRow {
     pub kind: String,
     /// Account user, for `account`.
     pub user_id: Option<String>,
+    /// The account user's address, for `account`.
+    pub address: Option<String>,
     /// Phone number (E.164), for `guest`.
     pub phone: Option<String>,
     /// Notification address.
@@ -269,17 +271,28 @@ pub async fn payloads(pool: &sqlx::AnyPool, message_id: &str) -> DbResult<Vec<Pa
             .bind(message_id)
             .fetch_all(pool)
             .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(PayloadRow {
-                idx: u32_of(row, "idx")?,
-                size: to_u64(row.try_get("size")?, "size")?,
-                upload_id: row.try_get("upload_id")?,
-                nonce: row.try_get("nonce")?,
-                complete: row.try_get::<i64, _>("complete")? != 0,
-            })
-        })
-        .collect()
+    rows.iter().map(payload_from_row).collect()
+}
+
+fn payload_from_row(row: &sqlx::any::AnyRow) -> DbResult<PayloadRow> {
+    Ok(PayloadRow {
+        idx: u32_of(row, "idx")?,
+        size: to_u64(row.try_get("size")?, "size")?,
+        upload_id: row.try_get("upload_id")?,
+        nonce: row.try_get("nonce")?,
+        complete: row.try_get::<i64, _>("complete")? != 0,
+    })
+}
+
+/// One payload row.
+pub async fn payload(pool: &sqlx::AnyPool, message_id: &str, idx: u32) -> DbResult<Option<PayloadRow>> {
+    let row =
+        sqlx::query("SELECT idx, size, upload_id, nonce, complete FROM payloads WHERE message_id = $1 AND idx = $2")
+            .bind(message_id)
+            .bind(i64::from(idx))
+            .fetch_optional(pool)
+            .await?;
+    row.as_ref().map(payload_from_row).transpose()
 }
 
 /// Stored parts of one payload, in order.
@@ -389,9 +402,9 @@ pub async fn set_header(tx: &mut Tx, message_id: &str, sha256: &[u8]) -> DbResul
 /// Recipients of a message, in the sender's order.
 pub async fn recipients(pool: &sqlx::AnyPool, message_id: &str) -> DbResult<Vec<RecipientRow>> {
     let rows = sqlx::query(
-        "SELECT rid, position, kind, user_id, phone, notify_address, verification, state, \
-         CASE WHEN share_ct IS NULL THEN 0 ELSE 1 END AS has_share, revoke_at, revoked_at, releases \
-         FROM recipients WHERE message_id = $1 ORDER BY position",
+        "SELECT r.rid, r.position, r.kind, r.user_id, u.address, r.phone, r.notify_address, r.verification, r.state, \
+         CASE WHEN r.share_ct IS NULL THEN 0 ELSE 1 END AS has_share, r.revoke_at, r.revoked_at, r.releases \
+         FROM recipients r LEFT JOIN users u ON u.id = r.user_id WHERE r.message_id = $1 ORDER BY r.position",
     )
     .bind(message_id)
     .fetch_all(pool)
@@ -403,6 +416,7 @@ pub async fn recipients(pool: &sqlx::AnyPool, message_id: &str) -> DbResult<Vec<
                 position: u32_of(row, "position")?,
                 kind: row.try_get("kind")?,
                 user_id: row.try_get("user_id")?,
+                address: row.try_get("address")?,
                 phone: row.try_get("phone")?,
                 notify_address: row.try_get("notify_address")?,
                 verification: row.try_get("verification")?,

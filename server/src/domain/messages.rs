@@ -584,11 +584,7 @@ async fn check_header(svc: &Services, id: &str, body: &[u8]) -> DomainResult<()>
 }
 
 async fn payload_row(svc: &Services, id: &str, idx: u32) -> DomainResult<q::PayloadRow> {
-    q::payloads(svc.db.pool(), id)
-        .await?
-        .into_iter()
-        .find(|p| p.idx == idx)
-        .ok_or(DomainError::NotFound)
+    q::payload(svc.db.pool(), id, idx).await?.ok_or(DomainError::NotFound)
 }
 
 /// What is stored of one payload.
@@ -835,10 +831,6 @@ async fn status_from(svc: &Services, m: q::MessageRow, with_recipients: bool) ->
     let recipients = if with_recipients {
         let mut out = Vec::new();
         for r in q::recipients(svc.db.pool(), &m.id).await? {
-            let address = match &r.user_id {
-                Some(uid) => users::user_by_id(svc.db.pool(), uid).await?.map(|u| u.address),
-                None => None,
-            };
             let live_recipient = r.state == "active" && r.revoke_at.is_none_or(|t| t > now);
             out.push(RecipientStatus {
                 phone_hint: r
@@ -853,7 +845,7 @@ async fn status_from(svc: &Services, m: q::MessageRow, with_recipients: bool) ->
                 rid: r.rid,
                 kind: r.kind,
                 verification: r.verification,
-                address,
+                address: r.address,
                 notify: r.notify_address,
                 revoke_at: r.revoke_at.map(to_rfc3339),
                 revoked_at: r.revoked_at.map(to_rfc3339),
