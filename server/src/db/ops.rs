@@ -44,6 +44,20 @@ pub struct Event<'a> {
     pub detail: Option<String>,
 }
 
+impl<'a> Event<'a> {
+    /// An event about an organisation, user, token or key (no message, no recipient).
+    pub fn account(org_id: &'a str, actor: &'a str, kind: &'a str, detail: Option<serde_json::Value>) -> Self {
+        Event {
+            org_id: Some(org_id),
+            actor,
+            kind,
+            message_id: None,
+            rid: None,
+            detail: detail.map(|d| d.to_string()),
+        }
+    }
+}
+
 /// Appends an event in the caller's transaction, so it commits with the change it records.
 pub async fn record(tx: &mut Tx, at: i64, event: &Event<'_>) -> DbResult<()> {
     sqlx::query(

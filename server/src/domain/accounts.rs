@@ -157,15 +157,7 @@ pub async fn create_org(svc: &Services, name: &str, actor: &str) -> DomainResult
         }
         other => other?,
     }
-    let event = ops::Event {
-        org_id: Some(&id),
-        actor,
-        kind: "org.created",
-        message_id: None,
-        rid: None,
-        detail: None,
-    };
-    ops::record(&mut tx, now, &event).await?;
+    ops::record(&mut tx, now, &ops::Event::account(&id, actor, "org.created", None)).await?;
     tx.commit().await.map_err(DbError::from)?;
     let org = q::org_by_id(svc.db.pool(), &id)
         .await?
@@ -219,15 +211,17 @@ pub async fn create_user(
         }
         other => other?,
     }
-    let event = ops::Event {
-        org_id: Some(org_id),
-        actor,
-        kind: "user.created",
-        message_id: None,
-        rid: None,
-        detail: Some(serde_json::json!({ "user": id, "roles": role_names }).to_string()),
-    };
-    ops::record(&mut tx, now, &event).await?;
+    ops::record(
+        &mut tx,
+        now,
+        &ops::Event::account(
+            org_id,
+            actor,
+            "user.created",
+            Some(serde_json::json!({ "user": id, "roles": role_names })),
+        ),
+    )
+    .await?;
     tx.commit().await.map_err(DbError::from)?;
     let user = q::user_by_id(svc.db.pool(), &id)
         .await?
@@ -312,15 +306,17 @@ pub async fn issue_token(
     let (secret, hash) = ids::new_token()?;
     let mut tx = svc.db.begin_write().await?;
     q::insert_token(&mut tx, &id, &user.id, name, &hash, &names.join(" "), expires_at, now).await?;
-    let event = ops::Event {
-        org_id: Some(&user.org_id),
-        actor,
-        kind: "token.created",
-        message_id: None,
-        rid: None,
-        detail: Some(serde_json::json!({ "token": id, "user": user.id, "scopes": names }).to_string()),
-    };
-    ops::record(&mut tx, now, &event).await?;
+    ops::record(
+        &mut tx,
+        now,
+        &ops::Event::account(
+            &user.org_id,
+            actor,
+            "token.created",
+            Some(serde_json::json!({ "token": id, "user": user.id, "scopes": names })),
+        ),
+    )
+    .await?;
     tx.commit().await.map_err(DbError::from)?;
     let info = TokenInfo {
         id,
@@ -432,15 +428,17 @@ pub async fn revoke_token_inner(
     if !q::revoke_token(&mut tx, token_id, org_id, only_user, now).await? {
         return Err(DomainError::NotFound);
     }
-    let event = ops::Event {
-        org_id: Some(org_id),
-        actor,
-        kind: "token.revoked",
-        message_id: None,
-        rid: None,
-        detail: Some(serde_json::json!({ "token": token_id }).to_string()),
-    };
-    ops::record(&mut tx, now, &event).await?;
+    ops::record(
+        &mut tx,
+        now,
+        &ops::Event::account(
+            org_id,
+            actor,
+            "token.revoked",
+            Some(serde_json::json!({ "token": token_id })),
+        ),
+    )
+    .await?;
     tx.commit().await.map_err(DbError::from)?;
     Ok(())
 }
@@ -526,15 +524,18 @@ pub async fn publish_keys(svc: &Services, who: &Principal, keys: &KeysUpload<'_>
         now,
     )
     .await?;
-    let event = ops::Event {
-        org_id: Some(&who.org_id),
-        actor: &who.actor(),
-        kind: "keys.published",
-        message_id: None,
-        rid: None,
-        detail: Some(serde_json::json!({ "x25519_pk": keys.x25519_pk, "ed25519_pk": keys.ed25519_pk }).to_string()),
-    };
-    ops::record(&mut tx, now, &event).await?;
+    let actor = who.actor();
+    ops::record(
+        &mut tx,
+        now,
+        &ops::Event::account(
+            &who.org_id,
+            &actor,
+            "keys.published",
+            Some(serde_json::json!({ "x25519_pk": keys.x25519_pk, "ed25519_pk": keys.ed25519_pk })),
+        ),
+    )
+    .await?;
     tx.commit().await.map_err(DbError::from)?;
     let user = q::user_by_id(svc.db.pool(), &who.user_id)
         .await?
