@@ -606,3 +606,25 @@ async fn local_large_read() {
     let rate = (rounds * all.len()) as f64 / started.elapsed().as_secs_f64() / 1e9;
     eprintln!("local_large_read: {rate:.2} GB/s from page cache");
 }
+
+/// Two sweepers deleting sibling blobs at once (one empties the directory the other's parent
+/// fsync needs) both succeed, and nothing is left behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_concurrent_sibling_deletes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = BlobStore::local(dir.path(), 8 * MIB as u64).unwrap();
+    for round in 0..3000 {
+        let a = key(&format!("m/r{round}/header"));
+        let b = key(&format!("m/r{round}/p/1"));
+        store.put_small(&a, data(10, 1)).await.unwrap();
+        store.put_small(&b, data(10, 2)).await.unwrap();
+        let (s1, s2) = (store.clone(), store.clone());
+        let (ra, rb) = tokio::join!(
+            tokio::spawn(async move { s1.delete(&a).await }),
+            tokio::spawn(async move { s2.delete(&b).await })
+        );
+        ra.unwrap().unwrap();
+        rb.unwrap().unwrap();
+        assert!(!dir.path().join(format!("m/r{round}")).exists());
+    }
+}

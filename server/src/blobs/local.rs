@@ -303,7 +303,13 @@ impl LocalBackend {
                 Err(_) if path.is_dir() => return Ok(()),
                 Err(e) => return Err(io_error("delete", e)),
             }
-            fsync_parent(&path).map_err(|e| io_error("delete", e))?;
+            match fsync_parent(&path) {
+                Ok(()) => {}
+                // Another deletion (another replica's sweeper, say) removed the emptied parent
+                // directory meanwhile: the entry is gone with it, and that removal is its own.
+                Err(e) if e.kind() == ErrorKind::NotFound => {}
+                Err(e) => return Err(io_error("delete", e)),
+            }
             // Remove the directories the deletion left empty, up to the root. Failing to (a
             // directory still in use, or being filled concurrently) is normal.
             let mut dir = path.parent();
