@@ -260,6 +260,14 @@ impl KdfSpec {
         params.check()?;
         Ok((params, b64::decode_array(&self.salt)?))
     }
+
+    /// Derives both password keys from this KDF description alone (the `prelogin` answer), so a
+    /// client can sign in with [`PasswordKeys::login`] and later open the blob with
+    /// [`KeyBlob::open_with`] at the cost of one Argon2id run.
+    pub fn derive(&self, password: &str) -> Result<PasswordKeys> {
+        let (params, salt) = self.params()?;
+        PasswordKeys::derive(password, &salt, params)
+    }
 }
 
 /// A user's private keys encrypted under their password; opaque to the server.
@@ -287,12 +295,22 @@ impl KeyBlob {
         if self.v != 1 {
             return Err(Error::Malformed("unsupported key blob version"));
         }
+        let keys = self.kdf.derive(password)?;
+        Ok((self.open_with(&keys)?, keys.login))
+    }
+
+    /// Opens the blob with password keys already derived (by [`KdfSpec::derive`], from the same
+    /// KDF description). Keys derived with another salt or other parameters fail with
+    /// [`Error::DecryptionFailed`], since both are bound into the AAD and the wrap key.
+    pub fn open_with(&self, keys: &PasswordKeys) -> Result<UserKeys> {
+        if self.v != 1 {
+            return Err(Error::Malformed("unsupported key blob version"));
+        }
         let (params, salt) = self.kdf.params()?;
         let x25519_pk: [u8; 32] = b64::decode_array(&self.x25519_pk)?;
         let ed25519_pk: [u8; 32] = b64::decode_array(&self.ed25519_pk)?;
         let nonce: [u8; 24] = b64::decode_array(&self.nonce)?;
         let ct: [u8; 80] = b64::decode_array(&self.ct)?;
-        let keys = PasswordKeys::derive(password, &salt, params)?;
         let aad = blob_aad(&x25519_pk, &ed25519_pk, &params, &salt);
         let plaintext = xchacha20poly1305_open(keys.wrap.expose_secret(), &nonce, &aad, &ct)?;
         let mut x_sk: [u8; 32] = plaintext[..32].try_into().expect("64-byte plaintext");
@@ -303,12 +321,42 @@ impl KeyBlob {
         {
             return Err(Error::DecryptionFailed);
         }
-        Ok((UserKeys { encryption, signing }, keys.login))
+        Ok(UserKeys { encryption, signing })
     }
 
     /// The login key alone (for signing in before the blob is needed).
     pub fn login_key(&self, password: &str) -> Result<LoginKey> {
         let (params, salt) = self.kdf.params()?;
         Ok(PasswordKeys::derive(password, &salt, params)?.login)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_derived_from_the_kdf_alone_sign_in_and_open_the_blob() {
+        let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
+        let params = KdfParams {
+            m_kib: KdfParams::MIN_M_KIB,
+            t: KdfParams::MIN_T,
+            p: 1,
+        };
+        let user = UserKeys::generate(&mut rng);
+        let (blob, login) = user.seal("correct horse", params, &mut rng).unwrap();
+        let keys = blob.kdf.derive("correct horse").unwrap();
+        assert_eq!(keys.login().expose_secret(), login.expose_secret());
+        let opened = blob.open_with(&keys).unwrap();
+        assert_eq!(opened.encryption_public(), user.encryption_public());
+        assert_eq!(opened.signing_public(), user.signing_public());
+        // A wrong password, or keys derived under another salt, do not open it.
+        let wrong = blob.kdf.derive("correct horsf").unwrap();
+        assert_eq!(blob.open_with(&wrong).err(), Some(Error::DecryptionFailed));
+        let mut other_salt = blob.kdf.clone();
+        other_salt.salt = b64::encode(&[7u8; 16]);
+        let other = other_salt.derive("correct horse").unwrap();
+        assert_eq!(blob.open_with(&other).err(), Some(Error::DecryptionFailed));
+        assert!(blob.kdf.derive("").is_err());
     }
 }

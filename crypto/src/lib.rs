@@ -43,6 +43,7 @@ pub mod note;
 pub mod primitives;
 pub mod recipient;
 pub mod seal;
+pub mod sealed_stream;
 pub mod secrets;
 pub mod stream;
 

@@ -19,6 +19,7 @@ use crate::merkle::root_of;
 use crate::primitives::sha256;
 use crate::recipient::{MessageId, OpenedShare, RecipientPublicKey, RecipientSecretKey, ServerShareFor, seal_header};
 use crate::seal::{PayloadDigest, SealBody};
+use crate::sealed_stream::SealedPayloadStream;
 use crate::secrets::{FileKey, ServerShare, SymmetricKey};
 use crate::stream::{NONCE_LEN, PayloadDecryptor, PayloadEncryptor};
 use crate::{Error, Result};
@@ -244,6 +245,14 @@ impl UnlockedMessage {
     pub fn payload_decryptor(&self, index: usize) -> Result<PayloadDecryptor> {
         let digest = self.payload_digest(index)?;
         PayloadDecryptor::new(&self.file_key, &digest.nonce, digest.len)
+    }
+
+    /// A streaming decryptor for payload `index` that checks the sealed nonce, length, every
+    /// chunk and the chunk root as the payload arrives in pieces of any size; for attachments
+    /// too large to hold in memory. Its output is complete only once
+    /// [`SealedPayloadStream::finish`] succeeds.
+    pub fn payload_stream(&self, index: usize) -> Result<SealedPayloadStream> {
+        SealedPayloadStream::new(&self.file_key, *self.payload_digest(index)?)
     }
 
     /// Decrypts a whole payload held in memory, checking nonce, length and chunk root.
