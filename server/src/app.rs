@@ -45,6 +45,21 @@ pub async fn services(config: &Config, clock: Arc<dyn Clock>) -> Result<Services
         }
         .map_err(|e| StartError(e.to_string()))?,
     );
+    if config.sms.provider == crate::sms::SmsProvider::Outbox {
+        tracing::warn!(
+            outbox = %config.sms.outbox_path(&storage.data_dir).display(),
+            "SMS codes are written to the development outbox and the log, not sent; set [sms] provider = \"twilio\" in production"
+        );
+    }
+    let sms = crate::sms::build(&config.sms, &storage.data_dir)
+        .map_err(|e| StartError(format!("cannot set up SMS delivery: {e}")))?;
+    let mailer = if config.mail.enabled {
+        Some(Arc::new(
+            crate::mail::Mailer::new(&config.mail).map_err(|e| StartError(format!("cannot set up mail: {e}")))?,
+        ))
+    } else {
+        None
+    };
     Ok(Services {
         db,
         blobs,
@@ -52,6 +67,10 @@ pub async fn services(config: &Config, clock: Arc<dyn Clock>) -> Result<Services
         clock,
         limits: Arc::new(config.limits.clone()),
         part_permits: Arc::new(tokio::sync::Semaphore::new(PARTS_IN_FLIGHT)),
+        access: Arc::new(config.access.clone()),
+        sms,
+        public_url: crate::domain::PublicUrl::new(&config.server.public_url),
+        mailer,
     })
 }
 
@@ -88,6 +107,7 @@ pub async fn serve(
         config.sweeper.abandon_after_hours,
     ));
     tracing::info!(%addr, tls = config.server.tls_cert.is_some(), blobs = services.blobs.backend_name(), "serving");
+    services.public_url.bound(addr);
     on_bound(addr);
     let result = bound
         .serve(app_router(services.clone(), config.clone()), shutdown)

@@ -6,7 +6,7 @@
 //! # Sources, lowest precedence first
 //!
 //! 1. The documented defaults ([`Config::default`], [`Config::default_for`]).
-//! 2. A TOML file with the sections `[server] [storage] [keys] [limits] [sweeper] [log] [metrics]`
+//! 2. A TOML file with the sections `[server] [storage] [keys] [limits] [sweeper] [access] [sms] [mail] [log] [metrics]`
 //!    and the field names as keys. Unknown sections and keys are errors.
 //! 3. Environment variables `SEALPOST_<SECTION>_<FIELD>` in upper case (`SEALPOST_SERVER_LISTEN`,
 //!    `SEALPOST_STORAGE_DATABASE_URL`, …), and the conventional `DATABASE_URL` below
@@ -62,6 +62,12 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// `[sweeper]`
     pub sweeper: SweeperConfig,
+    /// `[access]`
+    pub access: AccessConfig,
+    /// `[sms]`
+    pub sms: crate::sms::SmsConfig,
+    /// `[mail]`
+    pub mail: crate::mail::MailConfig,
     /// `[log]`
     pub log: LogConfig,
     /// `[metrics]`
@@ -162,6 +168,31 @@ pub struct SweeperConfig {
     pub abandon_after_hours: u64,
 }
 
+/// `[access]`: recipient verification — codes, attempts, sessions and SMS caps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessConfig {
+    /// Digits of an SMS code (6 to 10). Default 6.
+    pub code_digits: u32,
+    /// Minutes an SMS code stays valid. Default 10.
+    pub code_minutes: u64,
+    /// Wrong entries one code tolerates before it is void. Default 5.
+    pub max_failures_per_code: u32,
+    /// Wrong entries (codes, passwords, TOTP) before the recipient is locked. Default 10.
+    pub max_failures_per_recipient: u32,
+    /// Seconds before another code may be sent to the same recipient. Default 30.
+    pub resend_after_secs: u64,
+    /// Minutes a verified session lasts. Default 15.
+    pub session_minutes: u64,
+    /// SMS per recipient per hour. Default 5.
+    pub sms_per_recipient_per_hour: u32,
+    /// SMS per message (all its recipients) per hour. Default 20.
+    pub sms_per_message_per_hour: u32,
+    /// SMS per destination number per hour, across messages. Default 5.
+    pub sms_per_number_per_hour: u32,
+    /// SMS per organisation per day. Default 1000.
+    pub sms_per_org_per_day: u32,
+}
+
 /// `[log]`
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogConfig {
@@ -219,7 +250,9 @@ const FOREIGN_ENV_PREFIXES: &[&str] = &["SEALPOST_BENCH_"];
 /// The conventional database variable, below `SEALPOST_STORAGE_DATABASE_URL`.
 const DATABASE_URL_ENV: &str = "DATABASE_URL";
 
-const SECTIONS: &[&str] = &["server", "storage", "keys", "limits", "sweeper", "log", "metrics"];
+const SECTIONS: &[&str] = &[
+    "server", "storage", "keys", "limits", "sweeper", "access", "sms", "mail", "log", "metrics",
+];
 const REDACTED: &str = "<redacted>";
 
 // ---------------------------------------------------------------------------------------------
@@ -283,6 +316,23 @@ impl Default for SweeperConfig {
         Self {
             interval_secs: 30,
             abandon_after_hours: 48,
+        }
+    }
+}
+
+impl Default for AccessConfig {
+    fn default() -> Self {
+        Self {
+            code_digits: 6,
+            code_minutes: 10,
+            max_failures_per_code: 5,
+            max_failures_per_recipient: 10,
+            resend_after_secs: 30,
+            session_minutes: 15,
+            sms_per_recipient_per_hour: 5,
+            sms_per_message_per_hour: 20,
+            sms_per_number_per_hour: 5,
+            sms_per_org_per_day: 1000,
         }
     }
 }
@@ -829,6 +879,277 @@ static KEYS: &[Key] = &[
         want_u64,
         sweeper.abandon_after_hours
     ),
+    // [access]
+    num!(
+        "access",
+        "code_digits",
+        "Digits of an SMS code (6 to 10).",
+        want_u32,
+        access.code_digits
+    ),
+    num!(
+        "access",
+        "code_minutes",
+        "Minutes an SMS code stays valid.",
+        want_u64,
+        access.code_minutes
+    ),
+    num!(
+        "access",
+        "max_failures_per_code",
+        "Wrong entries one SMS code tolerates before it is void.",
+        want_u32,
+        access.max_failures_per_code
+    ),
+    num!(
+        "access",
+        "max_failures_per_recipient",
+        "Wrong entries (codes, passwords, TOTP) before a recipient is locked; the sender sees the lock.",
+        want_u32,
+        access.max_failures_per_recipient
+    ),
+    num!(
+        "access",
+        "resend_after_secs",
+        "Seconds before another code may be sent to the same recipient.",
+        want_u64,
+        access.resend_after_secs
+    ),
+    num!(
+        "access",
+        "session_minutes",
+        "Minutes a verified recipient session lasts.",
+        want_u64,
+        access.session_minutes
+    ),
+    num!(
+        "access",
+        "sms_per_recipient_per_hour",
+        "SMS per recipient per hour (against SMS pumping).",
+        want_u32,
+        access.sms_per_recipient_per_hour
+    ),
+    num!(
+        "access",
+        "sms_per_message_per_hour",
+        "SMS per message per hour, all its recipients together.",
+        want_u32,
+        access.sms_per_message_per_hour
+    ),
+    num!(
+        "access",
+        "sms_per_number_per_hour",
+        "SMS per destination number per hour, across messages.",
+        want_u32,
+        access.sms_per_number_per_hour
+    ),
+    num!(
+        "access",
+        "sms_per_org_per_day",
+        "SMS per sending organisation per day.",
+        want_u32,
+        access.sms_per_org_per_day
+    ),
+    // [sms]
+    key(
+        "sms",
+        "provider",
+        "outbox (development: codes go to a file and the log) or twilio (the Twilio Messages API).",
+        |c| {
+            shown_str(match c.sms.provider {
+                crate::sms::SmsProvider::Outbox => "outbox",
+                crate::sms::SmsProvider::Twilio => "twilio",
+            })
+        },
+        |c, r| {
+            c.sms.provider = match want_str(r)?.trim().to_ascii_lowercase().as_str() {
+                "outbox" => crate::sms::SmsProvider::Outbox,
+                "twilio" => crate::sms::SmsProvider::Twilio,
+                other => return Err(format!("must be \"outbox\" or \"twilio\", got {other:?}")),
+            };
+            Ok(())
+        },
+    ),
+    key(
+        "sms",
+        "outbox_file",
+        "The development outbox (JSON lines). Default: <data_dir>/sms-outbox.jsonl.",
+        |c| c.sms.outbox_file.as_deref().and_then(shown_path),
+        |c, r| {
+            c.sms.outbox_file = want_opt_str(r)?.map(PathBuf::from);
+            Ok(())
+        },
+    )
+    .example("\"/var/lib/sealpost/sms-outbox.jsonl\"")
+    .derived(|c| shown_path(&c.sms.outbox_path(&c.storage.data_dir))),
+    key(
+        "sms",
+        "base_url",
+        "Base URL of the Twilio-compatible Messages API.",
+        |c| shown_str(&c.sms.base_url),
+        |c, r| {
+            c.sms.base_url = want_str(r)?;
+            Ok(())
+        },
+    ),
+    key(
+        "sms",
+        "account_sid",
+        "Twilio account SID (AC…).",
+        |c| c.sms.account_sid.as_deref().and_then(shown_str),
+        |c, r| {
+            c.sms.account_sid = want_opt_str(r)?;
+            Ok(())
+        },
+    )
+    .example("\"AC0123456789abcdef0123456789abcdef\""),
+    key(
+        "sms",
+        "auth_token",
+        "Twilio auth token.",
+        |c| shown_secret(&c.sms.auth_token),
+        |c, r| {
+            c.sms.auth_token = want_opt_secret(r)?;
+            Ok(())
+        },
+    )
+    .example("\"<auth token>\"")
+    .secret(true),
+    key(
+        "sms",
+        "sender_id",
+        "The sender: a number, an alphanumeric sender id or a messaging service SID.",
+        |c| c.sms.sender_id.as_deref().and_then(shown_str),
+        |c, r| {
+            c.sms.sender_id = want_opt_str(r)?;
+            Ok(())
+        },
+    )
+    .example("\"Sealpost\""),
+    num!(
+        "sms",
+        "max_attempts",
+        "Attempts per text message, the first included.",
+        want_u32,
+        sms.max_attempts
+    ),
+    num!(
+        "sms",
+        "retry_base_ms",
+        "Milliseconds before the first retry (doubled each time).",
+        want_u64,
+        sms.retry_base_ms
+    ),
+    num!(
+        "sms",
+        "timeout_secs",
+        "Seconds allowed for one request to the provider.",
+        want_u64,
+        sms.timeout_secs
+    ),
+    // [mail]
+    key(
+        "mail",
+        "enabled",
+        "Send notification mail (links of registered recipients) through the relay below.",
+        |c| Some(Shown::Bool(c.mail.enabled)),
+        |c, r| {
+            c.mail.enabled = want_bool(r)?;
+            Ok(())
+        },
+    ),
+    key(
+        "mail",
+        "host",
+        "SMTP relay host.",
+        |c| shown_str(&c.mail.host),
+        |c, r| {
+            c.mail.host = want_str(r)?;
+            Ok(())
+        },
+    ),
+    key(
+        "mail",
+        "port",
+        "SMTP relay port (587 STARTTLS, 465 TLS).",
+        |c| shown_int(c.mail.port),
+        |c, r| {
+            c.mail.port = u16::try_from(want_u32(r)?).map_err(|_| "must be a port number (1-65535)".to_owned())?;
+            Ok(())
+        },
+    ),
+    key(
+        "mail",
+        "tls",
+        "starttls (default), tls (from the first byte) or none (a relay on the same host only).",
+        |c| {
+            shown_str(match c.mail.tls {
+                crate::mail::MailTls::None => "none",
+                crate::mail::MailTls::Starttls => "starttls",
+                crate::mail::MailTls::Tls => "tls",
+            })
+        },
+        |c, r| {
+            c.mail.tls = match want_str(r)?.trim().to_ascii_lowercase().as_str() {
+                "none" => crate::mail::MailTls::None,
+                "starttls" => crate::mail::MailTls::Starttls,
+                "tls" => crate::mail::MailTls::Tls,
+                other => return Err(format!("must be \"starttls\", \"tls\" or \"none\", got {other:?}")),
+            };
+            Ok(())
+        },
+    ),
+    key(
+        "mail",
+        "username",
+        "SMTP user name.",
+        |c| c.mail.username.as_deref().and_then(shown_str),
+        |c, r| {
+            c.mail.username = want_opt_str(r)?;
+            Ok(())
+        },
+    )
+    .example("\"sealpost\""),
+    key(
+        "mail",
+        "password",
+        "SMTP password.",
+        |c| shown_secret(&c.mail.password),
+        |c, r| {
+            c.mail.password = want_opt_secret(r)?;
+            Ok(())
+        },
+    )
+    .example("\"<password>\"")
+    .secret(true),
+    key(
+        "mail",
+        "from",
+        "The From address of notification mail.",
+        |c| shown_str(&c.mail.from),
+        |c, r| {
+            c.mail.from = want_str(r)?;
+            Ok(())
+        },
+    ),
+    num!(
+        "mail",
+        "timeout_secs",
+        "Seconds allowed for one SMTP conversation.",
+        want_u64,
+        mail.timeout_secs
+    ),
+    key(
+        "mail",
+        "ca_file",
+        "Extra root certificate (PEM) for a relay with a private CA.",
+        |c| c.mail.ca_file.as_deref().and_then(shown_path),
+        |c, r| {
+            c.mail.ca_file = want_opt_str(r)?.map(PathBuf::from);
+            Ok(())
+        },
+    )
+    .example("\"/etc/sealpost/relay-ca.pem\""),
     // [log]
     key(
         "log",
@@ -1522,6 +1843,37 @@ impl Config {
                 value <= MAX_DURATION_SECS,
                 format!("{name} must be at most {MAX_DURATION_SECS} (one year), got {value}"),
             );
+        }
+        let a = &self.access;
+        check(
+            (6..=10).contains(&a.code_digits),
+            format!("access.code_digits must be between 6 and 10, got {}", a.code_digits),
+        );
+        for (name, value) in [
+            ("access.code_minutes", a.code_minutes),
+            ("access.session_minutes", a.session_minutes),
+        ] {
+            check(
+                (1..=24 * 60).contains(&value),
+                format!("{name} must be between 1 and 1440, got {value}"),
+            );
+        }
+        check(
+            a.resend_after_secs <= 3600,
+            format!(
+                "access.resend_after_secs must be at most 3600, got {}",
+                a.resend_after_secs
+            ),
+        );
+        for (name, value) in [
+            ("access.max_failures_per_code", a.max_failures_per_code),
+            ("access.max_failures_per_recipient", a.max_failures_per_recipient),
+            ("access.sms_per_recipient_per_hour", a.sms_per_recipient_per_hour),
+            ("access.sms_per_message_per_hour", a.sms_per_message_per_hour),
+            ("access.sms_per_number_per_hour", a.sms_per_number_per_hour),
+            ("access.sms_per_org_per_day", a.sms_per_org_per_day),
+        ] {
+            check(value >= 1, format!("{name} must be at least 1, got 0"));
         }
         check(
             s.max_json_bytes > 0,

@@ -40,6 +40,16 @@ pub trait ShareWrapper: Send + Sync + std::fmt::Debug {
     fn wrap(&self, msg_id: &[u8; 16], rid: &[u8; 16], share: &[u8; 32]) -> Result<Vec<u8>, KekError>;
     /// Unwraps.
     fn unwrap(&self, msg_id: &[u8; 16], rid: &[u8; 16], wrapped: &[u8]) -> Result<Zeroizing<[u8; 32]>, KekError>;
+    /// Wraps another server-side secret (a TOTP seed) under `label` for `context` (an owner id).
+    fn wrap_secret(&self, label: &str, context: &[u8], secret: &[u8]) -> Result<Vec<u8>, KekError>;
+    /// Unwraps what [`ShareWrapper::wrap_secret`] wrapped with the same label and context.
+    fn unwrap_secret(&self, label: &str, context: &[u8], wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>, KekError>;
+}
+
+/// `"sealpost.org/v1/" ‖ label ‖ 0x00 ‖ context`: a secret wrapped for one use and one owner
+/// never opens for another.
+fn secret_aad(label: &str, context: &[u8]) -> Vec<u8> {
+    [b"sealpost.org/v1/".as_slice(), label.as_bytes(), b"\0", context].concat()
 }
 
 /// A 32-byte key held in process memory, loaded from a file or the environment.
@@ -124,11 +134,42 @@ impl ShareWrapper for LocalKek {
         let share: [u8; 32] = pt.as_slice().try_into().map_err(|_| KekError::Unwrap)?;
         Ok(Zeroizing::new(share))
     }
+
+    fn wrap_secret(&self, label: &str, context: &[u8], secret: &[u8]) -> Result<Vec<u8>, KekError> {
+        let mut nonce = [0u8; 24];
+        getrandom::fill(&mut nonce).map_err(|_| KekError::Random)?;
+        let ct = xchacha20poly1305_seal(&self.key, &nonce, &secret_aad(label, context), secret);
+        Ok([nonce.as_slice(), &ct].concat())
+    }
+
+    fn unwrap_secret(&self, label: &str, context: &[u8], wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>, KekError> {
+        if wrapped.len() < 24 + 16 {
+            return Err(KekError::Unwrap);
+        }
+        let (nonce, ct) = wrapped.split_at(24);
+        let nonce: [u8; 24] = nonce.try_into().map_err(|_| KekError::Unwrap)?;
+        let pt =
+            xchacha20poly1305_open(&self.key, &nonce, &secret_aad(label, context), ct).map_err(|_| KekError::Unwrap)?;
+        Ok(pt)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wrapped_secrets_bind_label_and_owner() {
+        let kek = LocalKek::from_text(&Secret::new(b64::encode(&[7u8; 32]))).unwrap();
+        let w = kek.wrap_secret("totp", b"user-1", b"twenty bytes seed!!!").unwrap();
+        assert_eq!(
+            kek.unwrap_secret("totp", b"user-1", &w).unwrap().as_slice(),
+            b"twenty bytes seed!!!"
+        );
+        assert!(kek.unwrap_secret("totp", b"user-2", &w).is_err());
+        assert!(kek.unwrap_secret("other", b"user-1", &w).is_err());
+        assert!(kek.unwrap_secret("totp", b"user-1", &w[..30]).is_err());
+    }
 
     #[test]
     fn wrap_binds_message_and_recipient() {

@@ -12,5 +12,7 @@ pub mod failpoint;
 pub mod http;
 pub mod ids;
 pub mod kek;
+pub mod mail;
 pub mod net;
+pub mod sms;
 pub mod telemetry;

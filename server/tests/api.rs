@@ -197,7 +197,7 @@ async fn message_lifecycle_end_to_end() {
         let sealed = seal(&server, &sender, &built).await;
         assert_eq!(sealed["state"], "sealed");
         assert_eq!(sealed["recipients"][0]["address"], "bob@hospital.example");
-        assert_eq!(sealed["recipients"][1]["phone_hint"], "…123");
+        assert_eq!(sealed["recipients"][1]["phone_hint"], "•••• 0123");
         assert!(sealed["recipients"][1].get("phone").is_none());
         // Sealing twice is a conflict.
         let r = c
@@ -242,7 +242,7 @@ async fn message_lifecycle_end_to_end() {
             .iter()
             .find(|s| s.rid.to_text() == rid_bob)
             .unwrap();
-        assert_eq!(&*share, expected.share.expose_secret());
+        assert_eq!(&*share.0, expected.share.expose_secret());
 
         // Status, list, events.
         let r = c

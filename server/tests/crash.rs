@@ -457,7 +457,7 @@ async fn killed_mid_seal_is_never_half_sealed() {
             .iter()
             .find(|s| s.rid.to_text() == rid)
             .unwrap();
-        assert_eq!(&*share, expected.share.expose_secret());
+        assert_eq!(&*share.0, expected.share.expose_secret());
         svc.db.close().await;
         storage.cleanup().await;
     }

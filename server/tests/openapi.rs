@@ -10,6 +10,10 @@ const DOC_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/openapi.jso
 const METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
 /// Operations that need no token.
 const PUBLIC: [(&str, &str); 3] = [("get", "/healthz"), ("get", "/readyz"), ("get", "/api/v1/openapi.json")];
+/// Recipient operations take no API token: some need no credential, the others a recipient
+/// session (`recipientSession`, `Authorization: Bearer spa_…`).
+const RECIPIENT_PREFIX: &str = "/api/v1/access/";
+const SESSION_SCHEME: &str = "recipientSession";
 
 fn load() -> Value {
     let text = std::fs::read_to_string(DOC_PATH).expect("docs/openapi.json is readable");
@@ -68,6 +72,18 @@ fn authenticated(doc: &Value, op: &Value) -> bool {
         .is_some_and(|reqs| !reqs.is_empty() && reqs.iter().all(|r| r.as_object().is_some_and(|o| !o.is_empty())))
 }
 
+/// The scheme names of every security requirement of an operation (its own, else the document's).
+fn schemes(doc: &Value, op: &Value) -> BTreeSet<String> {
+    let security = op.get("security").unwrap_or(&doc["security"]);
+    security
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_object)
+        .flat_map(|o| o.keys().cloned())
+        .collect()
+}
+
 /// (b) responses: a 2xx everywhere, 401 wherever a token is needed; security where it belongs;
 /// path parameters declared; unique operation ids.
 fn response_problems(doc: &Value) -> Vec<String> {
@@ -85,14 +101,25 @@ fn response_problems(doc: &Value) -> Vec<String> {
         }
         let public = PUBLIC.contains(&(method.as_str(), path.as_str()));
         let authed = authenticated(doc, op);
-        if public && authed {
-            problems.push(format!("{name}: must not require a token"));
-        }
-        if !public && !authed {
-            problems.push(format!("{name}: must require the bearer token"));
-        }
-        if authed && !responses.contains_key("401") {
-            problems.push(format!("{name}: authenticated but does not document 401"));
+        if path.starts_with(RECIPIENT_PREFIX) {
+            // No API token; a recipient session, required or optional, or nothing.
+            let used = schemes(doc, op);
+            if used.iter().any(|s| s != SESSION_SCHEME) {
+                problems.push(format!("{name}: a recipient operation takes no API token"));
+            }
+            if used.contains(SESSION_SCHEME) && !responses.contains_key("401") {
+                problems.push(format!("{name}: takes a recipient session but does not document 401"));
+            }
+        } else {
+            if public && authed {
+                problems.push(format!("{name}: must not require a token"));
+            }
+            if !public && !authed {
+                problems.push(format!("{name}: must require the bearer token"));
+            }
+            if authed && !responses.contains_key("401") {
+                problems.push(format!("{name}: authenticated but does not document 401"));
+            }
         }
         for (status, response) in responses {
             if status.starts_with('4') || status.starts_with('5') {
@@ -140,6 +167,11 @@ fn response_problems(doc: &Value) -> Vec<String> {
     }
     if doc["components"]["securitySchemes"]["bearerAuth"]["scheme"] != "bearer" {
         problems.push("components.securitySchemes.bearerAuth is not an HTTP bearer scheme".into());
+    }
+    if doc["components"]["securitySchemes"][SESSION_SCHEME]["scheme"] != "bearer" {
+        problems.push(format!(
+            "components.securitySchemes.{SESSION_SCHEME} is not an HTTP bearer scheme"
+        ));
     }
     problems
 }
@@ -310,8 +342,36 @@ fn checks_detect_drift() {
             .any(|p| p.contains("#/components/schemas/EventInfo does not resolve"))
     );
 
+    // A recipient operation that asks for an API token, and a session operation without 401.
+    let mut token = doc.clone();
+    token["paths"]["/api/v1/access/{access_id}"]["get"]["security"] = serde_json::json!([{ "bearerAuth": [] }]);
+    assert!(
+        response_problems(&token)
+            .iter()
+            .any(|p| p.contains("GET /api/v1/access/{access_id}: a recipient operation takes no API token"))
+    );
+    let mut session401 = doc.clone();
+    session401["paths"]["/api/v1/access/{access_id}/envelope"]["get"]["responses"]
+        .as_object_mut()
+        .unwrap()
+        .remove("401");
+    assert!(response_problems(&session401).iter().any(|p| {
+        p.contains("GET /api/v1/access/{access_id}/envelope: takes a recipient session but does not document 401")
+    }));
+
     // Every mutation is also caught by the combined check.
-    for broken in [&missing, &extra, &no401, &no2xx, &secured, &opened, &params, &dangling] {
+    for broken in [
+        &missing,
+        &extra,
+        &no401,
+        &no2xx,
+        &secured,
+        &opened,
+        &params,
+        &dangling,
+        &token,
+        &session401,
+    ] {
         assert!(!all_problems(broken).is_empty());
     }
 }

@@ -7,12 +7,18 @@
 //!
 //! The flow on the page: `verify_envelope` (seal and header, before any key is used), then
 //! `open_share` with the link key, then `unlock` with the server share released after the
-//! second factor, then `manifest` and `decrypt_payload`. Users with an account unlock their key
-//! blob with `unlock_keyblob`.
+//! second factor, then `manifest`, and `payload_stream` (or `decrypt_payload` for small
+//! payloads) for the attachments.
+//!
+//! Registered recipients have no link key: `derive_password_keys` runs Argon2id once over the
+//! password and the `prelogin` KDF object, its `login_key` signs in, and after the second factor
+//! `open_keyblob` opens the key blob into a `RecipientKeys` handle for `open_share_with_keys`.
+//! `derive_login_key` and `unlock_keyblob` are the one-shot forms.
 
-use sealpost_crypto::keyblob::KeyBlob;
+use sealpost_crypto::keyblob::{KdfSpec, KeyBlob, PasswordKeys};
 use sealpost_crypto::message::Envelope;
 use sealpost_crypto::recipient::{MessageId, RecipientSecretKey};
+use sealpost_crypto::sealed_stream::SealedPayloadStream;
 use sealpost_crypto::secrets::ServerShare;
 use wasm_bindgen::prelude::*;
 
@@ -92,6 +98,12 @@ impl VerifiedEnvelope {
         Ok(OpenedShare { inner })
     }
 
+    /// As [`Self::open_share`], with a registered recipient's own key from their key blob.
+    pub fn open_share_with_keys(&self, keys: &RecipientKeys) -> Result<OpenedShare, JsError> {
+        let inner = self.inner.open_share(&keys.encryption).map_err(js)?;
+        Ok(OpenedShare { inner })
+    }
+
     /// Combines an opened share with the 32-byte server share and verifies the header MAC.
     pub fn unlock(&self, share: &OpenedShare, server_share: &[u8]) -> Result<UnlockedMessage, JsError> {
         let server_share = ServerShare::from_bytes(array32(server_share, "the server share")?);
@@ -145,6 +157,21 @@ impl UnlockedMessage {
         self.inner.decrypt_payload(index, payload).map_err(js)
     }
 
+    /// The plaintext length in bytes of payload `index`, as sealed (for `Content-Length`).
+    pub fn plaintext_length(&self, index: usize) -> Result<f64, JsError> {
+        let stream = self.inner.payload_stream(index).map_err(js)?;
+        // Below 2^53 for any payload a browser can fetch.
+        Ok(stream.plaintext_len() as f64)
+    }
+
+    /// A streaming decryptor for payload `index`: feed it the payload from its first byte in
+    /// pieces of any size. It checks the sealed nonce, length, every chunk and the chunk root;
+    /// its output is complete only when `finish` succeeds.
+    pub fn payload_stream(&self, index: usize) -> Result<PayloadStream, JsError> {
+        let inner = self.inner.payload_stream(index).map_err(js)?;
+        Ok(PayloadStream { inner: Some(inner) })
+    }
+
     /// Decrypts the manifest (payload 0), checks it against the seal, and returns it as JSON:
     /// `{"v":1,"subject":…,"body":…,"attachments":[{"name":…,"size":…,"media_type":…}]}`.
     pub fn manifest(&self, payload: &[u8]) -> Result<String, JsError> {
@@ -181,10 +208,156 @@ impl KeyBlobPublicKeys {
 /// the accepted range fail before any work.
 #[wasm_bindgen]
 pub fn unlock_keyblob(json: &str, password: &str) -> Result<KeyBlobPublicKeys, JsError> {
-    let blob: KeyBlob = serde_json::from_str(json).map_err(|_| JsError::new("the key blob is not valid JSON"))?;
-    let (keys, _login) = blob.open(password).map_err(js)?;
+    let (keys, _login) = parse_blob(json)?.open(password).map_err(js)?;
     Ok(KeyBlobPublicKeys {
         x25519: keys.encryption_public().0,
         ed25519: keys.signing_public(),
+    })
+}
+
+/// Decrypts one payload as it arrives (a browser fetching ranges), checked against the seal.
+///
+/// `push` returns the plaintext of the chunks the bytes completed: a verified prefix of the
+/// attachment, never the whole of it until `finish` has succeeded. The final chunk is released
+/// only after the chunk root matched the seal. Any failure is "decryption failed" and ends the
+/// stream.
+#[wasm_bindgen]
+pub struct PayloadStream {
+    inner: Option<SealedPayloadStream>,
+}
+
+impl core::fmt::Debug for PayloadStream {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("PayloadStream").finish_non_exhaustive()
+    }
+}
+
+#[wasm_bindgen]
+impl PayloadStream {
+    fn stream(&mut self) -> Result<&mut SealedPayloadStream, JsError> {
+        self.inner.as_mut().ok_or_else(|| JsError::new("the stream has ended"))
+    }
+
+    /// The sealed payload length in bytes, nonce included: the bytes to fetch.
+    pub fn payload_length(&self) -> f64 {
+        self.inner.as_ref().map_or(0.0, |s| s.payload_len() as f64)
+    }
+
+    /// The plaintext length in bytes the seal promises.
+    pub fn plaintext_length(&self) -> f64 {
+        self.inner.as_ref().map_or(0.0, |s| s.plaintext_len() as f64)
+    }
+
+    /// Payload bytes received so far: the offset of the next byte to fetch.
+    pub fn received(&self) -> f64 {
+        self.inner.as_ref().map_or(0.0, |s| s.received() as f64)
+    }
+
+    /// Feeds the next bytes of the payload; returns the plaintext of every chunk they complete
+    /// (possibly empty). Fails on more bytes than sealed, a wrong nonce, a bad chunk or a
+    /// chunk root that differs from the seal; the stream is then dead.
+    pub fn push(&mut self, bytes: &[u8]) -> Result<Vec<u8>, JsError> {
+        let stream = self.stream()?;
+        let mut out = Vec::with_capacity(bytes.len());
+        match stream.push(bytes, &mut out) {
+            Ok(()) => Ok(out),
+            Err(err) => {
+                self.inner = None;
+                Err(js(err))
+            }
+        }
+    }
+
+    /// Ends the stream: succeeds only if exactly the sealed bytes arrived and everything
+    /// verified. Call it before declaring the attachment saved.
+    pub fn finish(&mut self) -> Result<(), JsError> {
+        let stream = self.inner.take().ok_or_else(|| JsError::new("decryption failed"))?;
+        stream.finish().map_err(js)
+    }
+}
+
+/// A registered recipient's X25519 secret key, opened from their key blob. Opaque; wiped when
+/// freed. The signing key in the blob is dropped at once: the page never signs.
+#[wasm_bindgen]
+pub struct RecipientKeys {
+    encryption: RecipientSecretKey,
+}
+
+impl core::fmt::Debug for RecipientKeys {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("RecipientKeys")
+            .field("public", &self.encryption.public())
+            .finish()
+    }
+}
+
+#[wasm_bindgen]
+impl RecipientKeys {
+    /// The X25519 public key.
+    #[wasm_bindgen(getter)]
+    pub fn x25519_public(&self) -> Vec<u8> {
+        self.encryption.public().0.to_vec()
+    }
+}
+
+fn parse_kdf(kdf_json: &str) -> Result<KdfSpec, JsError> {
+    serde_json::from_str(kdf_json).map_err(|_| JsError::new("the KDF description is not valid JSON"))
+}
+
+fn parse_blob(json: &str) -> Result<KeyBlob, JsError> {
+    serde_json::from_str(json).map_err(|_| JsError::new("the key blob is not valid JSON"))
+}
+
+/// The two keys Argon2id derives from a password: the login key for the server, and the key
+/// that opens the key blob. Derive once, use for both.
+#[wasm_bindgen]
+pub struct PasswordKeysHandle {
+    inner: PasswordKeys,
+}
+
+impl core::fmt::Debug for PasswordKeysHandle {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("PasswordKeysHandle(<redacted>)")
+    }
+}
+
+/// Runs Argon2id over `password` with the key blob's KDF object (`kdf_json`, the `kdf` member of
+/// the `prelogin` answer). Parameters outside the accepted range fail before any work.
+#[wasm_bindgen]
+pub fn derive_password_keys(kdf_json: &str, password: &str) -> Result<PasswordKeysHandle, JsError> {
+    let inner = parse_kdf(kdf_json)?.derive(password).map_err(js)?;
+    Ok(PasswordKeysHandle { inner })
+}
+
+#[wasm_bindgen]
+impl PasswordKeysHandle {
+    /// The login key, standard base64 without padding, for the `login` request.
+    pub fn login_key(&self) -> String {
+        self.inner.login().to_text().to_string()
+    }
+
+    /// Opens the key blob (its JSON) with these keys; checks its secrets against its public
+    /// keys. A wrong password fails with "decryption failed".
+    pub fn open_keyblob(&self, json: &str) -> Result<RecipientKeys, JsError> {
+        let keys = parse_blob(json)?.open_with(&self.inner).map_err(js)?;
+        Ok(RecipientKeys {
+            encryption: keys.encryption,
+        })
+    }
+}
+
+/// The login key for `password` under the key blob's KDF object (`kdf_json`), standard base64
+/// without padding. One Argon2id run; prefer `derive_password_keys` when the blob is opened next.
+#[wasm_bindgen]
+pub fn derive_login_key(kdf_json: &str, password: &str) -> Result<String, JsError> {
+    Ok(derive_password_keys(kdf_json, password)?.login_key())
+}
+
+/// Opens a key blob with its password into a handle for `open_share_with_keys`.
+#[wasm_bindgen]
+pub fn open_keyblob(json: &str, password: &str) -> Result<RecipientKeys, JsError> {
+    let (keys, _login) = parse_blob(json)?.open(password).map_err(js)?;
+    Ok(RecipientKeys {
+        encryption: keys.encryption,
     })
 }

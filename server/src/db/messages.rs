@@ -114,6 +114,12 @@ pub struct RecipientRow {
     pub revoked_at: Option<i64>,
     /// Releases of the share so far.
     pub releases: u64,
+    /// The id in the recipient's link.
+    pub access_id: Option<String>,
+    /// Wrong verification entries so far.
+    pub failures: u32,
+    /// When the recipient was locked by too many wrong entries.
+    pub locked_at: Option<i64>,
 }
 
 /// A new recipient.
@@ -131,6 +137,8 @@ pub struct NewRecipient {
     pub notify_address: Option<String>,
     /// `totp` or `sms`.
     pub verification: &'static str,
+    /// The id in the recipient's link (random, unique).
+    pub access_id: String,
 }
 
 const MESSAGE_COLUMNS: &str = "id, org_id, sender_id, state, policy, header_size, header_sha256, payload_count, \
@@ -173,12 +181,13 @@ pub async fn insert_draft(
     payload_sizes: &[u64],
     reserved_bytes: u64,
     expires_at: i64,
+    max_opens: Option<u32>,
     recipients: &[NewRecipient],
     now: i64,
 ) -> DbResult<()> {
     sqlx::query(
         "INSERT INTO messages (id, org_id, sender_id, state, policy, header_size, payload_count, reserved_bytes, \
-         created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+         created_at, expires_at, max_opens) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(id)
     .bind(org_id)
@@ -190,6 +199,7 @@ pub async fn insert_draft(
     .bind(to_i64(reserved_bytes)?)
     .bind(now)
     .bind(expires_at)
+    .bind(max_opens.map(i64::from))
     .execute(&mut **tx)
     .await?;
     for (idx, size) in payload_sizes.iter().enumerate() {
@@ -203,7 +213,7 @@ pub async fn insert_draft(
     for (position, r) in recipients.iter().enumerate() {
         sqlx::query(
             "INSERT INTO recipients (message_id, rid, position, kind, user_id, phone, notify_address, verification, \
-             state) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active')",
+             state, access_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active', $9)",
         )
         .bind(id)
         .bind(&r.rid)
@@ -213,6 +223,7 @@ pub async fn insert_draft(
         .bind(r.phone.as_deref())
         .bind(r.notify_address.as_deref())
         .bind(r.verification)
+        .bind(&r.access_id)
         .execute(&mut **tx)
         .await?;
     }
@@ -403,7 +414,8 @@ pub async fn set_header(tx: &mut Tx, message_id: &str, sha256: &[u8]) -> DbResul
 pub async fn recipients(pool: &sqlx::AnyPool, message_id: &str) -> DbResult<Vec<RecipientRow>> {
     let rows = sqlx::query(
         "SELECT r.rid, r.position, r.kind, r.user_id, u.address, r.phone, r.notify_address, r.verification, r.state, \
-         CASE WHEN r.share_ct IS NULL THEN 0 ELSE 1 END AS has_share, r.revoke_at, r.revoked_at, r.releases \
+         CASE WHEN r.share_ct IS NULL THEN 0 ELSE 1 END AS has_share, r.revoke_at, r.revoked_at, r.releases, \
+         r.access_id, r.failures, r.locked_at \
          FROM recipients r LEFT JOIN users u ON u.id = r.user_id WHERE r.message_id = $1 ORDER BY r.position",
     )
     .bind(message_id)
@@ -425,6 +437,9 @@ pub async fn recipients(pool: &sqlx::AnyPool, message_id: &str) -> DbResult<Vec<
                 revoke_at: row.try_get("revoke_at")?,
                 revoked_at: row.try_get("revoked_at")?,
                 releases: to_u64(row.try_get("releases")?, "releases")?,
+                access_id: row.try_get("access_id")?,
+                failures: u32_of(row, "failures")?,
+                locked_at: row.try_get("locked_at")?,
             })
         })
         .collect()
@@ -551,21 +566,25 @@ pub async fn set_expiry(tx: &mut Tx, message_id: &str, expires_at: i64, now: i64
 /// Releases one recipient's wrapped server share: one conditional update that checks every
 /// condition (message sealed, not expired, not due for revocation; recipient active, share
 /// present, not due for revocation) and counts the release. None when any condition fails.
-pub async fn release_share(tx: &mut Tx, message_id: &str, rid: &str, now: i64) -> DbResult<Option<Vec<u8>>> {
-    let share: Option<Option<Vec<u8>>> = sqlx::query_scalar(
+pub async fn release_share(tx: &mut Tx, message_id: &str, rid: &str, now: i64) -> DbResult<Option<(Vec<u8>, u64)>> {
+    let row = sqlx::query(
         "UPDATE recipients SET releases = releases + 1 \
-         WHERE message_id = $1 AND rid = $2 AND state = 'active' AND share_ct IS NOT NULL \
+         WHERE message_id = $1 AND rid = $2 AND state = 'active' AND share_ct IS NOT NULL AND locked_at IS NULL \
            AND (revoke_at IS NULL OR revoke_at > $3) \
            AND EXISTS (SELECT 1 FROM messages m WHERE m.id = $1 AND m.state = 'sealed' AND m.expires_at > $3 \
-                       AND (m.revoke_at IS NULL OR m.revoke_at > $3)) \
-         RETURNING share_ct",
+                       AND (m.revoke_at IS NULL OR m.revoke_at > $3) \
+                       AND (m.max_opens IS NULL OR recipients.releases < m.max_opens)) \
+         RETURNING share_ct, releases",
     )
     .bind(message_id)
     .bind(rid)
     .bind(now)
     .fetch_optional(&mut **tx)
     .await?;
-    Ok(share.flatten())
+    let Some(row) = row else { return Ok(None) };
+    let share: Option<Vec<u8>> = row.try_get("share_ct")?;
+    let releases = to_u64(row.try_get("releases")?, "releases")?;
+    Ok(share.map(|s| (s, releases)))
 }
 
 /// Ids of live messages that are due to end (expired or scheduled revocation reached), oldest first.

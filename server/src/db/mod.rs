@@ -9,6 +9,7 @@
 //! front (`BEGIN IMMEDIATE`) so that a read-then-write transaction can never fail on a lock
 //! upgrade; on PostgreSQL every decision that must be atomic is one conditional `UPDATE`.
 
+pub mod access;
 pub mod accounts;
 pub mod messages;
 pub mod ops;

@@ -174,3 +174,90 @@ pub async fn pending_deletions(pool: &sqlx::AnyPool) -> DbResult<i64> {
         .fetch_one(pool)
         .await?)
 }
+
+/// A notification mail waiting in the outbox.
+#[derive(Debug, Clone)]
+pub struct MailRow {
+    /// Id.
+    pub id: String,
+    /// Recipient address.
+    pub recipient: String,
+    /// Subject.
+    pub subject: String,
+    /// Plain-text body.
+    pub body: String,
+    /// Attempts so far, this one included.
+    pub attempts: u32,
+}
+
+/// Queues a mail in the caller's transaction, so it is sent if and only if the change commits.
+pub async fn enqueue_mail(tx: &mut Tx, id: &str, recipient: &str, subject: &str, body: &str, now: i64) -> DbResult<()> {
+    sqlx::query(
+        "INSERT INTO mail_outbox (id, recipient, subject, body, created_at, not_before) VALUES ($1, $2, $3, $4, $5, $5)",
+    )
+    .bind(id)
+    .bind(recipient)
+    .bind(subject)
+    .bind(body)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Leases due mails to this replica (each one to one replica at a time).
+pub async fn claim_mail(pool: &sqlx::AnyPool, now: i64, lease_ms: i64, limit: u32) -> DbResult<Vec<MailRow>> {
+    let candidates: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM mail_outbox WHERE sent_at IS NULL AND not_before <= $1 AND lease_until <= $1 \
+         ORDER BY not_before LIMIT $2",
+    )
+    .bind(now)
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await?;
+    let mut claimed = Vec::new();
+    for id in candidates {
+        let row = sqlx::query(
+            "UPDATE mail_outbox SET lease_until = $1, attempts = attempts + 1 \
+             WHERE id = $2 AND sent_at IS NULL AND lease_until <= $3 RETURNING recipient, subject, body, attempts",
+        )
+        .bind(now + lease_ms)
+        .bind(&id)
+        .bind(now)
+        .fetch_optional(pool)
+        .await?;
+        if let Some(row) = row {
+            claimed.push(MailRow {
+                id,
+                recipient: row.try_get("recipient")?,
+                subject: row.try_get("subject")?,
+                body: row.try_get("body")?,
+                attempts: u32::try_from(row.try_get::<i64, _>("attempts")?)
+                    .map_err(|_| super::DbError::Corrupt("attempts".into()))?,
+            });
+        }
+    }
+    Ok(claimed)
+}
+
+/// Marks a mail sent, or schedules its next attempt with the reason of the failure.
+pub async fn finish_mail(pool: &sqlx::AnyPool, id: &str, now: i64, retry_at: Option<(i64, &str)>) -> DbResult<()> {
+    match retry_at {
+        None => {
+            sqlx::query("UPDATE mail_outbox SET sent_at = $1, last_error = NULL WHERE id = $2")
+                .bind(now)
+                .bind(id)
+                .execute(pool)
+                .await?
+        }
+        Some((at, error)) => {
+            sqlx::query("UPDATE mail_outbox SET not_before = $1, lease_until = 0, last_error = $2 WHERE id = $3")
+                .bind(at)
+                .bind(error)
+                .bind(id)
+                .execute(pool)
+                .await?
+        }
+    };
+    Ok(())
+}

@@ -73,7 +73,15 @@ pub struct NewMessage {
 struct Policy {
     v: u32,
     expires_at: String,
+    /// Most releases of the server share per recipient (each opening is one).
+    #[serde(default)]
+    max_opens: Option<u32>,
     recipients: Vec<PolicyRecipient>,
+}
+
+/// The link of a recipient, without the secret fragment.
+pub fn link_of(public_url: &str, access_id: &str) -> String {
+    format!("{}/r/{access_id}", public_url.trim_end_matches('/'))
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -111,6 +119,17 @@ pub struct RecipientStatus {
     pub revoked_at: Option<String>,
     /// Times the server share was released to this recipient.
     pub releases: u64,
+    /// The id in the recipient's link.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_id: Option<String>,
+    /// The recipient's link without its secret: `{public_url}/r/{access_id}`. For a guest, the
+    /// sender's client appends `#` and the link secret, which the server never sees.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+    /// Wrong verification entries so far.
+    pub failed_attempts: u32,
+    /// Locked after too many wrong entries: no code, no release.
+    pub locked: bool,
 }
 
 /// A payload as its sender sees it.
@@ -309,6 +328,12 @@ fn parse_policy(text: &str, now: i64, max_expiry_days: u32) -> DomainResult<(Pol
     let expires_at = from_rfc3339(&policy.expires_at)
         .ok_or_else(|| DomainError::invalid("invalid_policy", "expires_at must be an RFC 3339 time"))?;
     check_expiry(expires_at, now, max_expiry_days)?;
+    if policy.max_opens.is_some_and(|n| !(1..=10_000).contains(&n)) {
+        return Err(DomainError::invalid(
+            "invalid_policy",
+            "max_opens must be between 1 and 10000",
+        ));
+    }
     Ok((policy, expires_at))
 }
 
@@ -421,6 +446,7 @@ pub async fn create(svc: &Services, who: &Principal, new: NewMessage) -> DomainR
                     phone: None,
                     notify_address: notify,
                     verification: "totp",
+                    access_id: ids::new_id()?,
                 }
             }
             RecipientKind::Guest { phone } => {
@@ -438,6 +464,7 @@ pub async fn create(svc: &Services, who: &Principal, new: NewMessage) -> DomainR
                     phone: Some(phone),
                     notify_address: notify,
                     verification: "sms",
+                    access_id: ids::new_id()?,
                 }
             }
         };
@@ -481,6 +508,7 @@ pub async fn create(svc: &Services, who: &Principal, new: NewMessage) -> DomainR
         &new.payload_sizes,
         reserved,
         expires_at,
+        policy.max_opens,
         &rows,
         now,
     )
@@ -809,11 +837,16 @@ pub async fn seal(
     if seen.len() != recipients.len() {
         return Err(bad("share_mismatch", "every recipient needs exactly one server share"));
     }
+    let sender = users::user_by_id(svc.db.pool(), &m.sender_id)
+        .await?
+        .map(|u| u.address)
+        .unwrap_or_default();
     let mut tx = svc.db.begin_write().await?;
     if !q::seal(&mut tx, id, seal_text, &wrapped, now).await? {
         return Err(DomainError::conflict("not_draft", "the message is no longer a draft"));
     }
     record(&mut tx, now, who, "message.sealed", id, None, None).await?;
+    super::notify::queue_for_sealed(svc, &mut tx, &recipients, &sender, m.expires_at, now).await?;
     crate::failpoint::hit("seal-before-commit");
     tx.commit().await.map_err(DbError::from)?;
     crate::failpoint::hit("seal-after-commit");
@@ -833,10 +866,7 @@ async fn status_from(svc: &Services, m: q::MessageRow, with_recipients: bool) ->
         for r in q::recipients(svc.db.pool(), &m.id).await? {
             let live_recipient = r.state == "active" && r.revoke_at.is_none_or(|t| t > now);
             out.push(RecipientStatus {
-                phone_hint: r
-                    .phone
-                    .as_ref()
-                    .map(|p| format!("…{}", &p[p.len().saturating_sub(3)..])),
+                phone_hint: r.phone.as_ref().map(|p| super::access::phone_hint(p)),
                 state: if live_recipient && is_live(&m, now) {
                     "active".into()
                 } else {
@@ -850,6 +880,10 @@ async fn status_from(svc: &Services, m: q::MessageRow, with_recipients: bool) ->
                 revoke_at: r.revoke_at.map(to_rfc3339),
                 revoked_at: r.revoked_at.map(to_rfc3339),
                 releases: r.releases,
+                link: r.access_id.as_ref().map(|a| link_of(&svc.public_url.get(), a)),
+                access_id: r.access_id,
+                failed_attempts: r.failures,
+                locked: r.locked_at.is_some(),
             });
         }
         out
@@ -1183,6 +1217,20 @@ pub async fn download_payload(
     if !is_live(&m, svc.clock.now_ms()) {
         return Err(DomainError::Ended(effective_state(&m, svc.clock.now_ms())));
     }
+    read_payload(svc, id, idx, range).await
+}
+
+/// The stored length of a complete payload, the requested range, and that range as a stream.
+pub(crate) async fn read_payload(
+    svc: &Services,
+    id: &str,
+    idx: u32,
+    range: Option<(u64, Option<u64>)>,
+) -> DomainResult<(
+    u64,
+    std::ops::Range<u64>,
+    futures::stream::BoxStream<'static, Result<Bytes, crate::blobs::BlobError>>,
+)> {
     let p = payload_row(svc, id, idx).await?;
     if !p.complete {
         return Err(DomainError::conflict(
@@ -1216,7 +1264,7 @@ pub async fn release_share(
     id: &str,
     rid: &str,
     detail: serde_json::Value,
-) -> DomainResult<Zeroizing<[u8; 32]>> {
+) -> DomainResult<(Zeroizing<[u8; 32]>, u64)> {
     if !ids::is_id(id) || !ids::is_id(rid) {
         return Err(DomainError::Ended("unavailable".into()));
     }
@@ -1224,7 +1272,7 @@ pub async fn release_share(
     let rid_bytes = b64::decode_url_array::<16>(rid).map_err(|_| DomainError::NotFound)?;
     let now = svc.clock.now_ms();
     let mut tx = svc.db.begin_write().await?;
-    let Some(wrapped) = q::release_share(&mut tx, id, rid, now).await? else {
+    let Some((wrapped, releases)) = q::release_share(&mut tx, id, rid, now).await? else {
         return Err(DomainError::Ended("unavailable".into()));
     };
     let share = svc.kek.unwrap(&msg_id, &rid_bytes, &wrapped)?;
@@ -1239,5 +1287,5 @@ pub async fn release_share(
     };
     ops::record(&mut tx, now, &event).await?;
     tx.commit().await.map_err(DbError::from)?;
-    Ok(share)
+    Ok((share, releases))
 }

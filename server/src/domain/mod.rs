@@ -1,18 +1,22 @@
 //! The domain: accounts, the message lifecycle, limits and the sweeper. Handlers call these
 //! functions; they hold no SQL and no cryptography of their own.
 
+pub mod access;
 pub mod accounts;
 pub mod limits;
 pub mod messages;
+pub mod notify;
 pub mod sweeper;
+pub mod totp;
 
 use std::sync::Arc;
 
 use crate::blobs::{BlobError, BlobStore};
 use crate::clock::Clock;
-use crate::config::LimitsConfig;
+use crate::config::{AccessConfig, LimitsConfig};
 use crate::db::{Db, DbError};
 use crate::kek::{KekError, ShareWrapper};
+use crate::sms::SmsSender;
 
 /// Everything a domain operation may need; cheap to clone.
 #[derive(Debug, Clone)]
@@ -29,6 +33,43 @@ pub struct Services {
     pub limits: Arc<LimitsConfig>,
     /// Bounds the memory held by part uploads in flight (each holds up to one part).
     pub part_permits: Arc<tokio::sync::Semaphore>,
+    /// Recipient verification settings.
+    pub access: Arc<AccessConfig>,
+    /// Delivers SMS codes.
+    pub sms: Arc<dyn SmsSender>,
+    /// Base URL of links (`server.public_url`).
+    pub public_url: PublicUrl,
+    /// The SMTP relay for notification mail, when `[mail] enabled`.
+    pub mailer: Option<Arc<crate::mail::Mailer>>,
+}
+
+/// The base URL of links. With a listener on port 0 (tests, ephemeral instances) and no
+/// explicit `public_url`, the port becomes known only after binding: [`PublicUrl::bound`].
+#[derive(Debug, Clone)]
+pub struct PublicUrl(Arc<std::sync::RwLock<Arc<str>>>);
+
+impl PublicUrl {
+    /// From the configured value.
+    pub fn new(url: &str) -> Self {
+        Self(Arc::new(std::sync::RwLock::new(Arc::from(url.trim_end_matches('/')))))
+    }
+
+    /// The current value, without a trailing slash.
+    pub fn get(&self) -> Arc<str> {
+        self.0.read().map_or_else(|e| e.into_inner().clone(), |g| g.clone())
+    }
+
+    /// Fills in the bound port when the URL names port 0 (`http://127.0.0.1:0`).
+    pub fn bound(&self, addr: std::net::SocketAddr) {
+        let current = self.get();
+        if let Some(base) = current.strip_suffix(":0") {
+            let url: Arc<str> = Arc::from(format!("{base}:{}", addr.port()));
+            match self.0.write() {
+                Ok(mut g) => *g = url,
+                Err(e) => *e.into_inner() = url,
+            }
+        }
+    }
 }
 
 /// A domain failure, with a stable code. Variants carry only what may be shown to the caller;
@@ -75,6 +116,35 @@ pub enum DomainError {
     /// A backend (database, blob store, key) is failing; the caller may retry.
     #[error("temporarily unavailable")]
     Unavailable,
+    /// A recipient locked after too many wrong entries.
+    #[error("locked after too many wrong attempts")]
+    Locked,
+    /// A wrong code, password or TOTP; `attempts_left` before the lock.
+    #[error("{detail}")]
+    WrongSecret {
+        /// Stable code: `wrong_code`, `wrong_password`, `code_expired`.
+        code: &'static str,
+        /// A sentence for the caller.
+        detail: &'static str,
+        /// Entries left before the recipient is locked.
+        attempts_left: u32,
+    },
+    /// A recipient's message can no longer be opened: `revoked`, `expired` or `unavailable`.
+    #[error("this message can no longer be opened ({0})")]
+    Gone(&'static str),
+    /// A limit that is not the general rate limit: resend throttling, SMS caps, open limits.
+    #[error("{detail}")]
+    Throttled {
+        /// Stable code.
+        code: &'static str,
+        /// A sentence for the caller.
+        detail: String,
+        /// Seconds until a retry may succeed, if known.
+        retry_after: Option<u64>,
+    },
+    /// An outside delivery service (SMS provider) failed; nothing was sent.
+    #[error("{0}")]
+    DeliveryFailed(String),
 }
 
 impl DomainError {

@@ -22,6 +22,8 @@ pub struct SweepReport {
     pub abandoned: u64,
     /// Blobs deleted.
     pub blobs_deleted: u64,
+    /// Notification mails sent.
+    pub mails_sent: u32,
 }
 
 const BATCH: u32 = 200;
@@ -58,6 +60,8 @@ pub async fn sweep_once(svc: &Services, abandon_after_hours: u64) -> DomainResul
         }
     }
     limits::prune(svc).await?;
+    super::access::prune(svc).await?;
+    report.mails_sent = super::notify::deliver_due(svc).await?;
     metrics::counter!("sealpost_sweeper_messages_ended_total").increment(report.ended);
     metrics::counter!("sealpost_sweeper_blobs_deleted_total").increment(report.blobs_deleted);
     Ok(report)

@@ -15,7 +15,7 @@ use super::problem::ApiError;
 use crate::clock::from_rfc3339;
 use crate::config::Secret;
 use crate::domain::messages::{self, ListScope, NewMessage, RecipientKind, RecipientSpec, RevokeRequest};
-use crate::domain::{Role, Scope, accounts};
+use crate::domain::{Role, Scope, accounts, totp};
 
 type ApiResult<T> = Result<T, ApiError>;
 
@@ -61,6 +61,37 @@ pub async fn me(State(state): State<AppState>, Authed(who): Authed) -> ApiResult
     let (user, org) = accounts::me(&state.services, &who).await?;
     let scopes: Vec<&str> = who.scopes.iter().map(|s| s.as_str()).collect();
     Ok(Json(serde_json::json!({ "user": user, "organisation": org, "token_scopes": scopes })).into_response())
+}
+
+/// `POST /api/v1/messages/{id}/recipients/{rid}/unlock`: lift a recipient's lock.
+pub async fn unlock_recipient(
+    State(state): State<AppState>,
+    Authed(who): Authed,
+    ApiPath((id, rid)): ApiPath<(String, String)>,
+) -> ApiResult<Response> {
+    Ok(Json(crate::domain::access::unlock(&state.services, &who, &id, &rid).await?).into_response())
+}
+
+/// `POST /api/v1/me/totp`: start enrolling an authenticator app (a new seed, pending).
+pub async fn totp_begin(State(state): State<AppState>, Authed(who): Authed) -> ApiResult<Response> {
+    Ok(Json(totp::begin_enrolment(&state.services, &who).await?).into_response())
+}
+
+/// Body of `POST /api/v1/me/totp/confirm`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TotpConfirmBody {
+    code: String,
+}
+
+/// `POST /api/v1/me/totp/confirm`: a code from the new seed; answers the recovery codes, once.
+pub async fn totp_confirm(
+    State(state): State<AppState>,
+    Authed(who): Authed,
+    ApiJson(body): ApiJson<TotpConfirmBody>,
+) -> ApiResult<Response> {
+    let codes = totp::confirm_enrolment(&state.services, &who, &body.code).await?;
+    Ok(Json(serde_json::json!({ "enabled": true, "recovery_codes": codes })).into_response())
 }
 
 /// Body of `PUT /api/v1/me/keys`.
@@ -439,8 +470,18 @@ pub async fn complete_payload(
     Ok(Json(messages::complete_payload(&state.services, &who, &id, index).await?).into_response())
 }
 
+/// 416 with the domain's sentence.
+pub(crate) fn range_error(detail: String) -> ApiError {
+    ApiError::new(
+        StatusCode::RANGE_NOT_SATISFIABLE,
+        "range_not_satisfiable",
+        "Range not satisfiable",
+        detail,
+    )
+}
+
 /// Parses a single `Range: bytes=a-b` / `bytes=a-`.
-fn parse_range(headers: &HeaderMap) -> ApiResult<Option<(u64, Option<u64>)>> {
+pub(crate) fn parse_range(headers: &HeaderMap) -> ApiResult<Option<(u64, Option<u64>)>> {
     let Some(value) = headers.get(header::RANGE) else {
         return Ok(None);
     };
@@ -480,14 +521,19 @@ pub async fn payload_content(
             crate::domain::DomainError::Invalid {
                 code: "range_not_satisfiable",
                 detail,
-            } => ApiError::new(
-                StatusCode::RANGE_NOT_SATISFIABLE,
-                "range_not_satisfiable",
-                "Range not satisfiable",
-                detail,
-            ),
+            } => range_error(detail),
             other => other.into(),
         })?;
+    Ok(ciphertext_response(total, served, stream, range.is_some()))
+}
+
+/// A payload's ciphertext (or a range of it) as a streamed `application/octet-stream` answer.
+pub(crate) fn ciphertext_response(
+    total: u64,
+    served: std::ops::Range<u64>,
+    stream: futures::stream::BoxStream<'static, Result<bytes::Bytes, crate::blobs::BlobError>>,
+    ranged: bool,
+) -> Response {
     let body = Body::from_stream(futures::StreamExt::map(stream, |item| {
         item.map_err(|e| {
             tracing::error!(error = %e, "blob stream failed mid-response");
@@ -504,14 +550,14 @@ pub async fn payload_content(
     if let Ok(v) = HeaderValue::from_str(&(served.end - served.start).to_string()) {
         h.insert(header::CONTENT_LENGTH, v);
     }
-    if range.is_some() {
+    if ranged {
         *response.status_mut() = StatusCode::PARTIAL_CONTENT;
         let cr = format!("bytes {}-{}/{}", served.start, served.end - 1, total);
         if let Ok(v) = HeaderValue::from_str(&cr) {
             response.headers_mut().insert(header::CONTENT_RANGE, v);
         }
     }
-    Ok(response)
+    response
 }
 
 /// One server share in the seal request.

@@ -134,3 +134,39 @@ where
             .map_err(|_| ApiError::not_found())
     }
 }
+
+/// A recipient call: counted against the client's IP address (nobody may guess links, codes
+/// or sessions at speed), carrying the recipient session from `Authorization: Bearer spa_…`
+/// if one was sent.
+#[derive(Clone)]
+pub struct Recipient {
+    /// The session token, if any.
+    pub session: Option<String>,
+}
+
+impl std::fmt::Debug for Recipient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recipient")
+            .field("session", &self.session.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+impl FromRequestParts<AppState> for Recipient {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        limits::per_ip(&state.services, client_ip(parts)).await?;
+        let mut values = parts.headers.get_all(header::AUTHORIZATION).iter();
+        let session = match (values.next(), values.next()) {
+            (Some(value), None) => value
+                .to_str()
+                .ok()
+                .and_then(|v| v.split_once(' '))
+                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+                .map(|(_, token)| token.trim().to_owned()),
+            _ => None,
+        };
+        Ok(Recipient { session })
+    }
+}

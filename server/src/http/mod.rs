@@ -1,7 +1,9 @@
 //! The HTTP API (`/api/v1`, JSON, problem+json errors) and the health endpoints.
 
+pub mod access;
 pub mod api;
 pub mod extract;
+pub mod page;
 pub mod problem;
 
 use std::sync::Arc;
@@ -57,6 +59,18 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/messages/{id}/seal"),
     ("post", "/api/v1/messages/{id}/revoke"),
     ("get", "/api/v1/messages/{id}/events"),
+    ("post", "/api/v1/messages/{id}/recipients/{rid}/unlock"),
+    ("post", "/api/v1/me/totp"),
+    ("post", "/api/v1/me/totp/confirm"),
+    ("get", "/api/v1/access/{access_id}"),
+    ("post", "/api/v1/access/{access_id}/code"),
+    ("post", "/api/v1/access/{access_id}/verify"),
+    ("get", "/api/v1/access/{access_id}/prelogin"),
+    ("post", "/api/v1/access/{access_id}/login"),
+    ("get", "/api/v1/access/{access_id}/envelope"),
+    ("get", "/api/v1/access/{access_id}/keyblob"),
+    ("post", "/api/v1/access/{access_id}/release"),
+    ("get", "/api/v1/access/{access_id}/payloads/{index}"),
 ];
 
 /// Headers on every answer: no sniffing, no caching, no referrers, no framing, no scripts.
@@ -75,13 +89,17 @@ async fn security_headers(tls: bool, request: Request, next: Next) -> Response {
     }
     let h = response.headers_mut();
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'; base-uri 'none'"),
-    );
+    // The recipient page sets its own (still strict) policy and caching; everything else gets
+    // a policy that forbids everything, and no caching.
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'; base-uri 'none'"),
+        );
+    }
     h.insert("cross-origin-resource-policy", HeaderValue::from_static("same-origin"));
     if tls {
         h.insert(
@@ -131,6 +149,20 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/messages/{id}/seal", post(seal))
         .route("/api/v1/messages/{id}/revoke", post(revoke))
         .route("/api/v1/messages/{id}/events", get(events))
+        .route("/api/v1/messages/{id}/recipients/{rid}/unlock", post(unlock_recipient))
+        .route("/api/v1/me/totp", post(totp_begin))
+        .route("/api/v1/me/totp/confirm", post(totp_confirm))
+        .route("/api/v1/access/{access_id}", get(access::info))
+        .route("/api/v1/access/{access_id}/code", post(access::send_code))
+        .route("/api/v1/access/{access_id}/verify", post(access::verify))
+        .route("/api/v1/access/{access_id}/prelogin", get(access::prelogin))
+        .route("/api/v1/access/{access_id}/login", post(access::login))
+        .route("/api/v1/access/{access_id}/envelope", get(access::envelope))
+        .route("/api/v1/access/{access_id}/keyblob", get(access::keyblob))
+        .route("/api/v1/access/{access_id}/release", post(access::release))
+        .route("/api/v1/access/{access_id}/payloads/{index}", get(access::payload))
+        .route("/r/{access_id}", get(access::link_page))
+        .merge(page::static_routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(json_limit))

@@ -15,6 +15,7 @@ pub struct ApiError {
     title: &'static str,
     detail: String,
     retry_after: Option<u64>,
+    attempts_left: Option<u32>,
 }
 
 #[derive(Serialize)]
@@ -25,6 +26,8 @@ struct Body<'a> {
     status: u16,
     code: &'a str,
     detail: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attempts_left: Option<u32>,
 }
 
 impl ApiError {
@@ -36,6 +39,7 @@ impl ApiError {
             title,
             detail: detail.into(),
             retry_after: None,
+            attempts_left: None,
         }
     }
     /// 400 with a code.
@@ -111,6 +115,42 @@ impl From<DomainError> for ApiError {
                 )
             },
             DomainError::TooLarge(detail) => ApiError::too_large(detail),
+            DomainError::Locked => ApiError::new(
+                StatusCode::LOCKED,
+                "locked",
+                "Locked",
+                "Too many wrong attempts: this link is locked. Ask the sender to contact you.",
+            ),
+            DomainError::WrongSecret {
+                code,
+                detail,
+                attempts_left,
+            } => ApiError {
+                attempts_left: Some(attempts_left),
+                ..ApiError::new(StatusCode::FORBIDDEN, code, "Verification failed", detail)
+            },
+            DomainError::Gone(state) => ApiError::new(
+                StatusCode::GONE,
+                state,
+                "Gone",
+                match state {
+                    "revoked" => "The sender has withdrawn this message; it can no longer be opened.",
+                    "expired" => "This message has expired; it can no longer be opened.",
+                    "open_limit" => "This message has been opened as many times as its sender allowed.",
+                    _ => "This message can no longer be opened.",
+                },
+            ),
+            DomainError::Throttled {
+                code,
+                detail,
+                retry_after,
+            } => ApiError {
+                retry_after,
+                ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, code, "Too many requests", detail)
+            },
+            DomainError::DeliveryFailed(detail) => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "sms_failed", "Delivery failed", detail)
+            }
             DomainError::Unavailable => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
@@ -129,6 +169,7 @@ impl IntoResponse for ApiError {
             status: self.status.as_u16(),
             code: self.code,
             detail: &self.detail,
+            attempts_left: self.attempts_left,
         };
         let bytes = serde_json::to_vec(&body).unwrap_or_default();
         let mut response = (self.status, bytes).into_response();

@@ -112,6 +112,8 @@ impl Storage {
     pub fn config(&self, part_size: u64) -> Config {
         let mut config = Config::default();
         config.server.listen = "127.0.0.1:0".parse().unwrap();
+        // Port 0: the server fills in the bound port of its links.
+        config.server.public_url = "http://127.0.0.1:0".into();
         config.storage.data_dir = self.dir.path().to_path_buf();
         config.storage.database_url = Some(Secret::new(self.database_url.clone()));
         config.storage.part_size = part_size;
@@ -288,6 +290,18 @@ pub enum To<'a> {
 
 /// Encrypts a message from `sender` to `to` with attachments, expiring `days` after T0-relative `now`.
 pub fn build(sender: &Actor, to: &[To<'_>], attachments: &[&[u8]], now_ms: i64, days: i64) -> Built {
+    build_limited(sender, to, attachments, now_ms, days, None)
+}
+
+/// [`build`] with an open limit per recipient in the policy.
+pub fn build_limited(
+    sender: &Actor,
+    to: &[To<'_>],
+    attachments: &[&[u8]],
+    now_ms: i64,
+    days: i64,
+    max_opens: Option<u32>,
+) -> Built {
     let expires = sealpost_server::clock::to_rfc3339(now_ms + days * 86_400_000);
     let pks: Vec<RecipientPublicKey> = to
         .iter()
@@ -307,7 +321,11 @@ pub fn build(sender: &Actor, to: &[To<'_>], attachments: &[&[u8]], now_ms: i64, 
             serde_json::json!({ "rid": pk.rid().to_text(), "verification": v })
         })
         .collect();
-    let policy = serde_json::json!({ "v": 1, "expires_at": expires, "recipients": verification }).to_string();
+    let mut policy = serde_json::json!({ "v": 1, "expires_at": expires, "recipients": verification });
+    if let Some(n) = max_opens {
+        policy["max_opens"] = n.into();
+    }
+    let policy = policy.to_string();
     let inputs: Vec<AttachmentInput<'_>> = attachments
         .iter()
         .enumerate()
