@@ -318,6 +318,14 @@ async fn guest_opens_with_an_sms_code_and_scanners_change_nothing() {
         assert_eq!(whole, g.built.sealed.payloads[1]);
         assert_eq!(message.decrypt_payload(1, &whole).unwrap(), attachment);
 
+        // A long download is many range requests: a session is not held to the per-IP limit
+        // of unauthenticated calls (300 a minute by default).
+        let limit = server.config.limits.ip_requests_per_minute as usize;
+        for k in 0..limit + 20 {
+            let r = get(1, Some(&format!("bytes={k}-{k}"))).await.unwrap();
+            assert_eq!(r.status(), 206, "range request {k}");
+        }
+
         let status = recipient_status(&server, &alice, &id).await;
         assert_eq!(status["releases"], 1);
         assert_eq!(status["failed_attempts"], 1);
@@ -908,6 +916,28 @@ async fn a_failing_sms_provider_is_a_clear_error_and_leaves_no_code() {
         (409, Some("no_code")),
         "an unsent code must not be verifiable: {v}"
     );
+    server.stop().await;
+    storage.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_without_a_session_count_against_the_ip_limit() {
+    let storage = Storage::new(Backend::Sqlite).await;
+    let mut config = storage.config(PART);
+    config.limits.ip_requests_per_minute = 5;
+    let server = TestServer::start_with(config, ManualClock::new(T0)).await;
+    let path = "/api/v1/access/AAAAAAAAAAAAAAAAAAAAAA";
+    for _ in 0..5 {
+        assert_eq!(call(&server, reqwest::Method::GET, path, None, None).await.0, 404);
+    }
+    let (s, v) = call(&server, reqwest::Method::GET, path, None, None).await;
+    assert_eq!((s, v["code"].as_str()), (429, Some("rate_limited")), "{v}");
+    let r = client()
+        .get(server.url("/r/AAAAAAAAAAAAAAAAAAAAAA"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429, "link fetches count too");
     server.stop().await;
     storage.cleanup().await;
 }

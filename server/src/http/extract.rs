@@ -135,9 +135,11 @@ where
     }
 }
 
-/// A recipient call: counted against the client's IP address (nobody may guess links, codes
-/// or sessions at speed), carrying the recipient session from `Authorization: Bearer spa_…`
-/// if one was sent.
+/// A recipient call, carrying the recipient session from `Authorization: Bearer spa_…` if one
+/// was sent. Calls without a session (link info, codes, sign-in: where guessing could happen)
+/// count against the client's IP address. Calls with one do not: a download is hundreds of
+/// range requests, a session is 256 random bits nobody guesses, and what it can do is limited
+/// per recipient (attempts, `max_opens`).
 #[derive(Clone)]
 pub struct Recipient {
     /// The session token, if any.
@@ -156,7 +158,6 @@ impl FromRequestParts<AppState> for Recipient {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        limits::per_ip(&state.services, client_ip(parts)).await?;
         let mut values = parts.headers.get_all(header::AUTHORIZATION).iter();
         let session = match (values.next(), values.next()) {
             (Some(value), None) => value
@@ -167,6 +168,9 @@ impl FromRequestParts<AppState> for Recipient {
                 .map(|(_, token)| token.trim().to_owned()),
             _ => None,
         };
+        if session.is_none() {
+            limits::per_ip(&state.services, client_ip(parts)).await?;
+        }
         Ok(Recipient { session })
     }
 }
