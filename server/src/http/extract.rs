@@ -26,6 +26,20 @@ pub fn client_ip(parts: &Parts) -> IpAddr {
         .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip())
 }
 
+/// The credential of `Authorization: Bearer <credential>`: exactly one such header, or none.
+fn bearer(parts: &Parts) -> Option<&str> {
+    let mut values = parts.headers.get_all(header::AUTHORIZATION).iter();
+    let (Some(value), None) = (values.next(), values.next()) else {
+        return None;
+    };
+    value
+        .to_str()
+        .ok()
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+}
+
 /// An authenticated API caller.
 #[derive(Debug, Clone)]
 pub struct Authed(pub Principal);
@@ -47,18 +61,7 @@ impl FromRequestParts<AppState> for Authed {
             }
         }
         let svc = &state.services;
-        let mut values = parts.headers.get_all(header::AUTHORIZATION).iter();
-        let (Some(value), None) = (values.next(), values.next()) else {
-            limits::per_ip(svc, client_ip(parts)).await?;
-            return Err(DomainError::Unauthenticated.into());
-        };
-        let token = value
-            .to_str()
-            .ok()
-            .and_then(|v| v.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, token)| token.trim());
-        let Some(token) = token else {
+        let Some(token) = bearer(parts) else {
             limits::per_ip(svc, client_ip(parts)).await?;
             return Err(DomainError::Unauthenticated.into());
         };
@@ -158,16 +161,7 @@ impl FromRequestParts<AppState> for Recipient {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let mut values = parts.headers.get_all(header::AUTHORIZATION).iter();
-        let session = match (values.next(), values.next()) {
-            (Some(value), None) => value
-                .to_str()
-                .ok()
-                .and_then(|v| v.split_once(' '))
-                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-                .map(|(_, token)| token.trim().to_owned()),
-            _ => None,
-        };
+        let session = bearer(parts).map(str::to_owned);
         if session.is_none() {
             limits::per_ip(&state.services, client_ip(parts)).await?;
         }
