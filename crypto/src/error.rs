@@ -28,6 +28,18 @@ pub enum Error {
     /// A value given by the caller is out of range (for example a duplicate recipient).
     #[error("invalid argument: {0}")]
     InvalidArgument(&'static str),
+    /// A transparency-log check failed: an inclusion proof, a chain of log entries, or a receipt
+    /// statement that does not follow from its evidence. The reason is for local diagnostics.
+    #[error("log proof failed: {0}")]
+    Proof(&'static str),
+    /// A line of a log export (`tlog::verify_export`) failed verification; line 1 is the header.
+    #[error("log export line {line}: {reason}")]
+    Export {
+        /// 1-based line number in the export.
+        line: u64,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
 }
 
 /// Shorthand used throughout the crate.

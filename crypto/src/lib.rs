@@ -46,5 +46,6 @@ pub mod seal;
 pub mod sealed_stream;
 pub mod secrets;
 pub mod stream;
+pub mod tlog;
 
 pub use error::{Error, Result};

@@ -62,7 +62,7 @@ impl VerifierKey {
 
     /// Parses the text form, checking that the key ID matches.
     pub fn from_vkey(text: &str) -> Result<Self> {
-        let mut parts = text.split('+');
+        let mut parts = text.splitn(3, '+');
         let (Some(name), Some(hex), Some(key), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
             return Err(Error::Malformed("verifier key must have three '+'-separated parts"));
         };
