@@ -60,6 +60,12 @@ pub async fn services(config: &Config, clock: Arc<dyn Clock>) -> Result<Services
     } else {
         None
     };
+    let signer = crate::domain::transparency::load_signer(&db, kek.as_ref(), &config.log_origin(), clock.now_ms())
+        .await
+        .map_err(|e| StartError(format!("cannot load the access-log key: {e}")))?;
+    let log =
+        crate::domain::transparency::transparency(signer, &config.transparency.witnesses, Duration::from_secs(10))
+            .map_err(StartError)?;
     Ok(Services {
         db,
         blobs,
@@ -71,6 +77,7 @@ pub async fn services(config: &Config, clock: Arc<dyn Clock>) -> Result<Services
         sms,
         public_url: crate::domain::PublicUrl::new(&config.server.public_url),
         mailer,
+        log: Arc::new(log),
     })
 }
 

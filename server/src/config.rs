@@ -72,6 +72,8 @@ pub struct Config {
     pub log: LogConfig,
     /// `[metrics]`
     pub metrics: MetricsConfig,
+    /// `[transparency]`
+    pub transparency: TransparencyConfig,
 }
 
 /// `[server]`: listeners, TLS, proxies, timeouts.
@@ -157,6 +159,16 @@ pub struct LimitsConfig {
     pub ip_requests_per_minute: u32,
     /// Longest expiry a sender may set, in days. Default 90.
     pub max_expiry_days: u32,
+}
+
+/// `[transparency]`: the verifiable access log, its name and its witnesses.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TransparencyConfig {
+    /// The log's name: the origin line of every checkpoint and the name of its key. Default: the
+    /// host of `server.public_url` followed by `/sealpost-log`. Never change it once receipts exist.
+    pub origin: Option<String>,
+    /// Witnesses the log pushes its checkpoints to, each `"<URL> <witness vkey>"`.
+    pub witnesses: Vec<String>,
 }
 
 /// `[sweeper]`: background work every replica runs.
@@ -251,7 +263,17 @@ const FOREIGN_ENV_PREFIXES: &[&str] = &["SEALPOST_BENCH_"];
 const DATABASE_URL_ENV: &str = "DATABASE_URL";
 
 const SECTIONS: &[&str] = &[
-    "server", "storage", "keys", "limits", "sweeper", "access", "sms", "mail", "log", "metrics",
+    "server",
+    "storage",
+    "keys",
+    "limits",
+    "sweeper",
+    "access",
+    "sms",
+    "mail",
+    "log",
+    "metrics",
+    "transparency",
 ];
 const REDACTED: &str = "<redacted>";
 
@@ -1176,6 +1198,28 @@ static KEYS: &[Key] = &[
             Ok(())
         },
     ),
+    // [transparency]
+    key(
+        "transparency",
+        "origin",
+        "Name of the access log (checkpoint origin and key name); default <public_url host>/sealpost-log.",
+        |c| c.transparency.origin.as_deref().and_then(shown_str),
+        |c, r| {
+            c.transparency.origin = want_opt_str(r)?;
+            Ok(())
+        },
+    )
+    .example("\"sealpost.example.org/log\""),
+    key(
+        "transparency",
+        "witnesses",
+        "Witnesses that cosign the log's checkpoints, each \"<URL> <witness vkey>\".",
+        |c| Some(Shown::List(c.transparency.witnesses.clone())),
+        |c, r| {
+            c.transparency.witnesses = want_list(r)?;
+            Ok(())
+        },
+    ),
     // [metrics]
     key(
         "metrics",
@@ -1782,6 +1826,22 @@ impl Config {
         }
     }
 
+    /// The access log's origin: `transparency.origin`, or `<public_url host>/sealpost-log`.
+    pub fn log_origin(&self) -> String {
+        if let Some(origin) = &self.transparency.origin {
+            return origin.clone();
+        }
+        let url = &self.server.public_url;
+        let rest = url.split_once("://").map_or(url.as_str(), |(_, r)| r);
+        let authority = rest.split('/').next().unwrap_or_default();
+        let host = match authority.rsplit_once(':') {
+            Some((h, port)) if !h.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => h,
+            _ => authority,
+        };
+        let host = if host.is_empty() { "localhost" } else { host };
+        format!("{host}/sealpost-log")
+    }
+
     /// Whether TLS is configured (both certificate and key).
     pub fn tls_enabled(&self) -> bool {
         self.server.tls_cert.is_some() && self.server.tls_key.is_some()
@@ -1820,6 +1880,20 @@ impl Config {
                 problems.push(problem);
             }
         };
+        let origin = self.log_origin();
+        check(
+            !origin.is_empty() && !origin.chars().any(|c| c.is_whitespace() || c.is_control() || c == '+'),
+            format!("transparency.origin must be one word without '+', got {origin:?}"),
+        );
+        for w in &self.transparency.witnesses {
+            let parts: Vec<&str> = w.split_whitespace().collect();
+            check(
+                parts.len() == 2
+                    && (parts[0].starts_with("http://") || parts[0].starts_with("https://"))
+                    && sealpost_crypto::tlog::CosignerKey::from_vkey(parts[1]).is_ok(),
+                format!("transparency.witnesses entries must be \"<http(s) URL> <witness vkey>\", got {w:?}"),
+            );
+        }
         let s = &self.server;
         match (&s.tls_cert, &s.tls_key) {
             (Some(_), None) => check(

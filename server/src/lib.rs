@@ -6,6 +6,7 @@ pub mod app;
 pub mod blobs;
 pub mod clock;
 pub mod config;
+pub mod context;
 pub mod db;
 pub mod domain;
 pub mod failpoint;

@@ -88,6 +88,9 @@ async fn revoke_racing_releases_never_releases_after_the_revoke() {
                 "a share was released after the revoke was acknowledged"
             );
             // Every release that happened is in the record, and the counter agrees.
+            sealpost_server::domain::transparency::integrate(&server.services)
+                .await
+                .unwrap();
             let events = sealpost_server::db::ops::message_events(server.services.db.pool(), &id)
                 .await
                 .unwrap();

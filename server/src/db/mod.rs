@@ -11,6 +11,7 @@
 
 pub mod access;
 pub mod accounts;
+pub mod log;
 pub mod messages;
 pub mod ops;
 

@@ -58,27 +58,47 @@ impl<'a> Event<'a> {
     }
 }
 
-/// Appends an event in the caller's transaction, so it commits with the change it records.
-pub async fn record(tx: &mut Tx, at: i64, event: &Event<'_>) -> DbResult<()> {
-    sqlx::query(
-        "INSERT INTO events (at, org_id, actor, kind, message_id, rid, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(at)
-    .bind(event.org_id)
-    .bind(event.actor)
-    .bind(event.kind)
-    .bind(event.message_id)
-    .bind(event.rid)
-    .bind(event.detail.as_deref())
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+/// Appends an event in the caller's transaction, so it commits with the change it records, and
+/// returns its queue id. The event enters the verifiable log (`domain::transparency`) when the
+/// sequencer next runs; "from where" is the client address of the request being served.
+pub async fn record(tx: &mut Tx, at: i64, event: &Event<'_>) -> DbResult<i64> {
+    let probe = sealpost_crypto::tlog::LogEntry {
+        index: 0,
+        time_ms: u64::try_from(at).unwrap_or(0),
+        kind: event.kind.to_owned(),
+        org: event.org_id.map(str::to_owned),
+        actor: event.actor.to_owned(),
+        source: crate::context::source(),
+        message: event.message_id.map(str::to_owned),
+        recipient: event.rid.map(str::to_owned),
+        prev: None,
+        org_prev: None,
+        detail: event.detail.clone(),
+    };
+    if probe.encode().is_err() {
+        return Err(super::DbError::Corrupt(format!(
+            "event {} cannot be written as a log entry",
+            event.kind
+        )));
+    }
+    let row = super::log::PendingRow {
+        id: 0,
+        at,
+        org_id: event.org_id.map(str::to_owned),
+        actor: event.actor.to_owned(),
+        source: crate::context::source(),
+        kind: event.kind.to_owned(),
+        message_id: event.message_id.map(str::to_owned),
+        rid: event.rid.map(str::to_owned),
+        detail: event.detail.clone(),
+    };
+    super::log::append_pending(tx, &row).await
 }
 
 /// A stored event.
 #[derive(Debug, Clone)]
 pub struct EventRow {
-    /// Sequence number (order of commit).
+    /// Its index in the verifiable log.
     pub seq: i64,
     /// Time.
     pub at: i64,
@@ -92,24 +112,20 @@ pub struct EventRow {
     pub detail: Option<String>,
 }
 
-/// Events of one message, in order.
+/// Sequenced events of one message, in order.
 pub async fn message_events(pool: &sqlx::AnyPool, message_id: &str) -> DbResult<Vec<EventRow>> {
-    let rows = sqlx::query("SELECT seq, at, actor, kind, rid, detail FROM events WHERE message_id = $1 ORDER BY seq")
-        .bind(message_id)
-        .fetch_all(pool)
-        .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(EventRow {
-                seq: row.try_get("seq")?,
-                at: row.try_get("at")?,
-                actor: row.try_get("actor")?,
-                kind: row.try_get("kind")?,
-                rid: row.try_get("rid")?,
-                detail: row.try_get("detail")?,
-            })
+    let rows = super::log::message_entries(pool, message_id, i64::MAX as u64).await?;
+    Ok(rows
+        .into_iter()
+        .map(|e| EventRow {
+            seq: e.idx,
+            at: e.at,
+            actor: e.actor,
+            kind: e.kind,
+            rid: e.rid,
+            detail: e.detail,
         })
-        .collect()
+        .collect())
 }
 
 /// Queues a blob (and its unfinished upload, if any) for deletion no earlier than `not_before`.
@@ -188,18 +204,33 @@ pub struct MailRow {
     pub body: String,
     /// Attempts so far, this one included.
     pub attempts: u32,
+    /// The message it announces.
+    pub message_id: Option<String>,
+    /// The recipient it is for.
+    pub rid: Option<String>,
 }
 
 /// Queues a mail in the caller's transaction, so it is sent if and only if the change commits.
-pub async fn enqueue_mail(tx: &mut Tx, id: &str, recipient: &str, subject: &str, body: &str, now: i64) -> DbResult<()> {
+pub async fn enqueue_mail(
+    tx: &mut Tx,
+    id: &str,
+    about: (&str, &str),
+    recipient: &str,
+    subject: &str,
+    body: &str,
+    now: i64,
+) -> DbResult<()> {
     sqlx::query(
-        "INSERT INTO mail_outbox (id, recipient, subject, body, created_at, not_before) VALUES ($1, $2, $3, $4, $5, $5)",
+        "INSERT INTO mail_outbox (id, recipient, subject, body, created_at, not_before, message_id, rid) \
+         VALUES ($1, $2, $3, $4, $5, $5, $6, $7)",
     )
     .bind(id)
     .bind(recipient)
     .bind(subject)
     .bind(body)
     .bind(now)
+    .bind(about.0)
+    .bind(about.1)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -219,7 +250,7 @@ pub async fn claim_mail(pool: &sqlx::AnyPool, now: i64, lease_ms: i64, limit: u3
     for id in candidates {
         let row = sqlx::query(
             "UPDATE mail_outbox SET lease_until = $1, attempts = attempts + 1 \
-             WHERE id = $2 AND sent_at IS NULL AND lease_until <= $3 RETURNING recipient, subject, body, attempts",
+             WHERE id = $2 AND sent_at IS NULL AND lease_until <= $3 RETURNING recipient, subject, body, attempts, message_id, rid",
         )
         .bind(now + lease_ms)
         .bind(&id)
@@ -234,6 +265,8 @@ pub async fn claim_mail(pool: &sqlx::AnyPool, now: i64, lease_ms: i64, limit: u3
                 body: row.try_get("body")?,
                 attempts: u32::try_from(row.try_get::<i64, _>("attempts")?)
                     .map_err(|_| super::DbError::Corrupt("attempts".into()))?,
+                message_id: row.try_get("message_id")?,
+                rid: row.try_get("rid")?,
             });
         }
     }
@@ -241,13 +274,13 @@ pub async fn claim_mail(pool: &sqlx::AnyPool, now: i64, lease_ms: i64, limit: u3
 }
 
 /// Marks a mail sent, or schedules its next attempt with the reason of the failure.
-pub async fn finish_mail(pool: &sqlx::AnyPool, id: &str, now: i64, retry_at: Option<(i64, &str)>) -> DbResult<()> {
+pub async fn finish_mail(tx: &mut Tx, id: &str, now: i64, retry_at: Option<(i64, &str)>) -> DbResult<()> {
     match retry_at {
         None => {
             sqlx::query("UPDATE mail_outbox SET sent_at = $1, last_error = NULL WHERE id = $2")
                 .bind(now)
                 .bind(id)
-                .execute(pool)
+                .execute(&mut **tx)
                 .await?
         }
         Some((at, error)) => {
@@ -255,7 +288,7 @@ pub async fn finish_mail(pool: &sqlx::AnyPool, id: &str, now: i64, retry_at: Opt
                 .bind(at)
                 .bind(error)
                 .bind(id)
-                .execute(pool)
+                .execute(&mut **tx)
                 .await?
         }
     };

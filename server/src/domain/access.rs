@@ -55,6 +55,8 @@ pub struct LinkInfo {
     pub expires_at: String,
     /// Digits of an SMS code.
     pub code_digits: u32,
+    /// The access log's verifier key (C2SP vkey) that release proofs are checked against.
+    pub log_key: String,
 }
 
 /// A code was sent.
@@ -131,6 +133,9 @@ pub struct Released {
     pub share: String,
     /// Releases to this recipient so far, this one included.
     pub releases: u64,
+    /// The release's log entry with its inclusion proof and a signed checkpoint: the client
+    /// checks it against the published log key before it uses the share.
+    pub log: super::transparency::ReleaseProof,
 }
 
 impl std::fmt::Debug for Released {
@@ -236,6 +241,7 @@ pub async fn info(svc: &Services, access_id: &str) -> DomainResult<LinkInfo> {
         verification: row.verification,
         expires_at: to_rfc3339(row.expires_at),
         code_digits: svc.access.code_digits,
+        log_key: svc.log.signer.vkey(),
     })
 }
 
@@ -752,10 +758,16 @@ pub async fn release(svc: &Services, access_id: &str, session: Option<&str>) -> 
     let row = authorised(svc, access_id, session).await?;
     let detail = serde_json::json!({ "method": row.verification, "access_id": row.access_id });
     match messages::release_share(svc, &row.message_id, &row.rid, detail).await {
-        Ok((share, releases)) => Ok(Released {
-            share: b64::encode(share.as_ref()),
-            releases,
-        }),
+        Ok((share, releases, entry)) => {
+            // The entry committed with the release; sequence it and prove it before the share
+            // leaves: no proof, no share.
+            let log = super::transparency::release_proof(svc, entry).await?;
+            Ok(Released {
+                share: b64::encode(share.as_ref()),
+                releases,
+                log,
+            })
+        }
         Err(DomainError::Ended(_)) => {
             // Say why: the state may have changed since the check above.
             let now = svc.clock.now_ms();
@@ -783,14 +795,29 @@ pub async fn download(
     futures::stream::BoxStream<'static, Result<Bytes, crate::blobs::BlobError>>,
 )> {
     let row = authorised(svc, access_id, session).await?;
-    messages::read_payload(svc, &row.message_id, idx, range)
+    let found = messages::read_payload(svc, &row.message_id, idx, range)
         .await
         .map_err(|e| match e {
             DomainError::NotFound => {
                 DomainError::invalid("no_such_payload", "the message has no payload with this index")
             }
             other => other,
-        })
+        })?;
+    if range.is_none_or(|(start, _)| start == 0) {
+        // One entry per download from the start, not one per range request of it.
+        let now = svc.clock.now_ms();
+        let mut tx = svc.db.begin_write().await?;
+        record(
+            &mut tx,
+            now,
+            &row,
+            "ciphertext.downloaded",
+            serde_json::json!({ "payload": idx }),
+        )
+        .await?;
+        tx.commit().await.map_err(DbError::from)?;
+    }
+    Ok(found)
 }
 
 /// The sender (or an admin of the organisation) lifts a recipient's lock after satisfying

@@ -846,7 +846,7 @@ pub async fn seal(
         return Err(DomainError::conflict("not_draft", "the message is no longer a draft"));
     }
     record(&mut tx, now, who, "message.sealed", id, None, None).await?;
-    super::notify::queue_for_sealed(svc, &mut tx, &recipients, &sender, m.expires_at, now).await?;
+    super::notify::queue_for_sealed(svc, &mut tx, id, &recipients, &sender, m.expires_at, now).await?;
     crate::failpoint::hit("seal-before-commit");
     tx.commit().await.map_err(DbError::from)?;
     crate::failpoint::hit("seal-after-commit");
@@ -1067,6 +1067,7 @@ pub async fn revoke(svc: &Services, who: &Principal, id: &str, req: RevokeReques
         (None, Some(rid)) => {
             if q::revoke_recipient(&mut tx, id, rid, now).await? {
                 record(&mut tx, now, who, "recipient.revoked", id, Some(rid), None).await?;
+                record(&mut tx, now, who, "share.destroyed", id, Some(rid), None).await?;
             }
         }
         (None, None) => {
@@ -1074,6 +1075,7 @@ pub async fn revoke(svc: &Services, who: &Principal, id: &str, req: RevokeReques
                 queue_blob_deletions(svc, &mut tx, id, now).await?;
                 users::release_quota(&mut tx, id).await?;
                 record(&mut tx, now, who, "message.revoked", id, None, None).await?;
+                record(&mut tx, now, who, "share.destroyed", id, None, None).await?;
             }
         }
     }
@@ -1149,6 +1151,11 @@ pub async fn end_now(
             detail: None,
         };
         ops::record(&mut tx, now, &event).await?;
+        let destroyed = ops::Event {
+            kind: "share.destroyed",
+            ..event
+        };
+        ops::record(&mut tx, now, &destroyed).await?;
     }
     tx.commit().await.map_err(DbError::from)?;
     Ok(changed)
@@ -1169,6 +1176,12 @@ pub async fn revoke_recipient_now(svc: &Services, id: &str, rid: &str) -> Domain
             detail: Some(serde_json::json!({ "scheduled": true }).to_string()),
         };
         ops::record(&mut tx, now, &event).await?;
+        let destroyed = ops::Event {
+            kind: "share.destroyed",
+            detail: None,
+            ..event
+        };
+        ops::record(&mut tx, now, &destroyed).await?;
     }
     tx.commit().await.map_err(DbError::from)?;
     Ok(changed)
@@ -1186,6 +1199,7 @@ async fn queue_blob_deletions(svc: &Services, tx: &mut crate::db::Tx, id: &str, 
 /// Activity of one message.
 pub async fn events(svc: &Services, who: &Principal, id: &str) -> DomainResult<Vec<EventInfo>> {
     let _ = readable(svc, who, id).await?;
+    super::transparency::integrate(svc).await?;
     Ok(ops::message_events(svc.db.pool(), id)
         .await?
         .into_iter()
@@ -1264,7 +1278,7 @@ pub async fn release_share(
     id: &str,
     rid: &str,
     detail: serde_json::Value,
-) -> DomainResult<(Zeroizing<[u8; 32]>, u64)> {
+) -> DomainResult<(Zeroizing<[u8; 32]>, u64, i64)> {
     if !ids::is_id(id) || !ids::is_id(rid) {
         return Err(DomainError::Ended("unavailable".into()));
     }
@@ -1285,7 +1299,7 @@ pub async fn release_share(
         rid: Some(rid),
         detail: Some(detail.to_string()),
     };
-    ops::record(&mut tx, now, &event).await?;
+    let entry = ops::record(&mut tx, now, &event).await?;
     tx.commit().await.map_err(DbError::from)?;
-    Ok((share, releases))
+    Ok((share, releases, entry))
 }

@@ -8,6 +8,7 @@ pub mod messages;
 pub mod notify;
 pub mod sweeper;
 pub mod totp;
+pub mod transparency;
 
 use std::sync::Arc;
 
@@ -41,6 +42,8 @@ pub struct Services {
     pub public_url: PublicUrl,
     /// The SMTP relay for notification mail, when `[mail] enabled`.
     pub mailer: Option<Arc<crate::mail::Mailer>>,
+    /// The verifiable access log: its key and witnesses.
+    pub log: Arc<transparency::Transparency>,
 }
 
 /// The base URL of links. With a listener on port 0 (tests, ephemeral instances) and no

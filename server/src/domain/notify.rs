@@ -18,6 +18,7 @@ const BATCH: u32 = 50;
 pub async fn queue_for_sealed(
     svc: &Services,
     tx: &mut Tx,
+    message_id: &str,
     recipients: &[RecipientRow],
     sender: &str,
     expires_at: i64,
@@ -33,7 +34,7 @@ pub async fn queue_for_sealed(
         };
         let link = super::messages::link_of(&svc.public_url.get(), access_id);
         let (subject, body) = crate::mail::notification(&link, sender, &to_rfc3339(expires_at));
-        ops::enqueue_mail(tx, &ids::new_id()?, to, &subject, &body, now).await?;
+        ops::enqueue_mail(tx, &ids::new_id()?, (message_id, &r.rid), to, &subject, &body, now).await?;
         queued += 1;
     }
     Ok(queued)
@@ -47,7 +48,18 @@ pub async fn deliver_due(svc: &Services) -> DomainResult<u32> {
     for mail in ops::claim_mail(svc.db.pool(), now, 300_000, BATCH).await? {
         match mailer.send(&mail.recipient, &mail.subject, &mail.body).await {
             Ok(()) => {
-                ops::finish_mail(svc.db.pool(), &mail.id, now, None).await?;
+                let mut tx = svc.db.begin_write().await?;
+                ops::finish_mail(&mut tx, &mail.id, now, None).await?;
+                let event = ops::Event {
+                    org_id: None,
+                    actor: "system",
+                    kind: "notification.sent",
+                    message_id: mail.message_id.as_deref(),
+                    rid: mail.rid.as_deref(),
+                    detail: Some(serde_json::json!({ "channel": "email" }).to_string()),
+                };
+                ops::record(&mut tx, now, &event).await?;
+                tx.commit().await.map_err(crate::db::DbError::from)?;
                 sent += 1;
             }
             Err(e) => {
@@ -58,7 +70,9 @@ pub async fn deliver_due(svc: &Services) -> DomainResult<u32> {
                 } else {
                     now + 60_000 * (1i64 << mail.attempts.saturating_sub(1).min(10))
                 };
-                ops::finish_mail(svc.db.pool(), &mail.id, now, Some((retry_at, &error))).await?;
+                let mut tx = svc.db.begin_write().await?;
+                ops::finish_mail(&mut tx, &mail.id, now, Some((retry_at, &error))).await?;
+                tx.commit().await.map_err(crate::db::DbError::from)?;
             }
         }
     }

@@ -62,6 +62,7 @@ pub async fn sweep_once(svc: &Services, abandon_after_hours: u64) -> DomainResul
     limits::prune(svc).await?;
     super::access::prune(svc).await?;
     report.mails_sent = super::notify::deliver_due(svc).await?;
+    super::transparency::tick(svc).await?;
     metrics::counter!("sealpost_sweeper_messages_ended_total").increment(report.ended);
     metrics::counter!("sealpost_sweeper_blobs_deleted_total").increment(report.blobs_deleted);
     Ok(report)

@@ -3,6 +3,7 @@
 pub mod access;
 pub mod api;
 pub mod extract;
+pub mod log;
 pub mod page;
 pub mod problem;
 
@@ -161,6 +162,13 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/access/{access_id}/keyblob", get(access::keyblob))
         .route("/api/v1/access/{access_id}/release", post(access::release))
         .route("/api/v1/access/{access_id}/payloads/{index}", get(access::payload))
+        .route("/api/v1/messages/{id}/receipt", get(log::receipt))
+        .route("/api/v1/log", get(log::info))
+        .route("/api/v1/log/inclusion", get(log::inclusion))
+        .route("/api/v1/log/consistency", get(log::consistency))
+        .route("/api/v1/log/export", get(log::export))
+        .route("/.well-known/sealpost/checkpoint", get(log::checkpoint))
+        .route("/.well-known/sealpost/log-key", get(log::log_key))
         .route("/r/{access_id}", get(access::link_page))
         .merge(page::static_routes())
         .fallback(not_found)
@@ -178,6 +186,15 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(move |req, next| {
             security_headers(tls, req, next)
         }));
-    let router = crate::telemetry::http_layers(router);
+    let router = crate::telemetry::http_layers(router).layer(axum::middleware::from_fn(with_source));
     router.layer(crate::net::client_ip_layer(trusted))
+}
+
+/// Makes the client address the "from where" of every log entry the request writes.
+async fn with_source(req: Request, next: Next) -> Response {
+    let source = req
+        .extensions()
+        .get::<crate::net::ClientIp>()
+        .map(|ip| ip.0.to_string());
+    crate::context::with_source(source, next.run(req)).await
 }
