@@ -6,3 +6,4 @@
 
 pub mod keys;
 pub mod payload_io;
+pub mod proofs;

@@ -9,7 +9,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use sealpost_client::keys::{self, KeyFileError, PublicKeys};
+use sealpost_client::proofs;
 use sealpost_crypto::keyblob::KdfParams;
+use sealpost_crypto::tlog;
 use zeroize::Zeroizing;
 
 #[derive(Parser)]
@@ -24,6 +26,40 @@ enum Command {
     /// Manage your own keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Check a message receipt offline against the published log key.
+    ///
+    /// Exit code 0: the receipt is authentic and its proofs hold; 1: it is not (or cannot be read).
+    Verify {
+        /// The receipt file (from `GET /api/v1/messages/{id}/receipt`).
+        file: PathBuf,
+        /// The access log's key, as published at /.well-known/sealpost/log-key [default: $SEALPOST_LOG_KEY].
+        #[arg(long)]
+        log_key: Option<String>,
+        /// A witness whose cosignature the receipt must carry (repeatable).
+        #[arg(long = "witness")]
+        witnesses: Vec<String>,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Work with the access log.
+    #[command(subcommand)]
+    Log(LogCommand),
+}
+
+#[derive(Subcommand)]
+enum LogCommand {
+    /// Check an organisation's log export (JSON lines with proofs) offline.
+    VerifyExport {
+        /// The export file (from `GET /api/v1/log/export`).
+        file: PathBuf,
+        /// The access log's key [default: $SEALPOST_LOG_KEY].
+        #[arg(long)]
+        log_key: Option<String>,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -80,6 +116,40 @@ fn run(cli: Cli) -> Result<(), String> {
             let password = new_password(password_file)?;
             let public = keys::generate(&path, &password, KdfParams::DEFAULT, force).map_err(|e| e.to_string())?;
             print_public(&public, &path, json, "Generated a new key pair")
+        }
+        Command::Verify {
+            file,
+            log_key,
+            witnesses,
+            json,
+        } => {
+            let key = proofs::log_key(log_key.as_deref()).map_err(|e| e.to_string())?;
+            let witnesses = proofs::witness_keys(&witnesses).map_err(|e| e.to_string())?;
+            let verified = proofs::verify_receipt_file(&file, &key, &witnesses).map_err(|e| e.to_string())?;
+            if json {
+                let value = serde_json::json!({ "valid": true, "receipt": verified });
+                println!("{value}");
+            } else {
+                println!(
+                    "Receipt valid: signed by {} and proven against checkpoint {}.",
+                    key.name, verified.size
+                );
+                print!("{}", tlog::receipt_summary(&verified));
+            }
+            Ok(())
+        }
+        Command::Log(LogCommand::VerifyExport { file, log_key, json }) => {
+            let key = proofs::log_key(log_key.as_deref()).map_err(|e| e.to_string())?;
+            let report = proofs::verify_export_file(&file, &key).map_err(|e| e.to_string())?;
+            if json {
+                println!("{}", serde_json::json!({ "valid": true, "export": report }));
+            } else {
+                println!(
+                    "Export valid: {} entries of organisation {} ({} messages), proven against checkpoint {}.",
+                    report.entries, report.org, report.messages, report.checkpoint_size
+                );
+            }
+            Ok(())
         }
         Command::Keys(KeysCommand::Show { file, json }) => {
             let path = file.unwrap_or_else(keys::default_key_file);
