@@ -349,6 +349,136 @@ async fn wrong_codes_lock_the_recipient() {
     server.stop().await;
 }
 
+/// Wraps the page's `fetch` (after the harness's recorder) to change what the server says, per
+/// access id: `drop` removes `log` from the release answer, `no-proof` empties its inclusion
+/// proof, `leaf` rewrites the logged entry to name another recipient, `key:<vkey>` replaces the
+/// link info's `log_key`, `no-key` removes it.
+const TAMPER_SCRIPT: &str = r#"(() => {
+  const modes = __MODES__;
+  const original = window.fetch;
+  window.fetch = async function (input, init) {
+    const response = await original.apply(this, arguments);
+    const url = new URL(typeof input === 'string' ? input : (input && input.url) || String(input), location.href);
+    const method = ((init && init.method) || 'GET').toUpperCase();
+    const m = /\/api\/v1\/access\/([^/]+)(\/release)?$/.exec(url.pathname);
+    const mode = m && modes[decodeURIComponent(m[1])];
+    if (!mode || !response.ok || method !== (m[2] ? 'POST' : 'GET')) {
+      return response;
+    }
+    const body = await response.json();
+    if (m[2] && mode === 'drop') {
+      delete body.log;
+    } else if (m[2] && mode === 'no-proof') {
+      body.log.proof = [];
+    } else if (m[2] && mode === 'leaf') {
+      body.log.leaf = btoa(atob(body.log.leaf).replace(/\nrecipient [^\n]*\n/, '\nrecipient r_someone_else\n'));
+    } else if (!m[2] && mode.startsWith('key:')) {
+      body.log_key = mode.slice(4);
+    } else if (!m[2] && mode === 'no-key') {
+      delete body.log_key;
+    }
+    return new Response(JSON.stringify(body), { status: response.status, headers: response.headers });
+  };
+})();"#;
+
+/// Log before release: the page uses a released share only with a valid proof that the release
+/// is in the access log, checked against the log key pinned from the link info. A release
+/// answer without `log`, with an empty proof or a changed entry, or a proof under another key
+/// than the pinned one, ends the page with an error; nothing of the message is fetched or shown.
+/// A link info without a log key stops the page before anything is released.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_release_without_a_valid_log_proof_is_refused() {
+    let server = Server::start(|_| {}).await;
+    let sender = Sender::create(&server, SENDER).await;
+    let small = || {
+        vec![Attachment {
+            name: "note.txt".into(),
+            media_type: "text/plain".into(),
+            data: b"a small attachment\n".to_vec(),
+        }]
+    };
+    let other_key = sealpost_crypto::note::VerifierKey::new(
+        "log.elsewhere.example",
+        sealpost_crypto::primitives::ed25519_public(&[42; 32]),
+    )
+    .expect("key")
+    .to_vkey();
+    let modes = [
+        "drop".to_owned(),
+        "no-proof".to_owned(),
+        "leaf".to_owned(),
+        format!("key:{other_key}"),
+    ];
+    let mut sent = Vec::new();
+    for _ in 0..modes.len() + 1 {
+        sent.push(send_to_guest(&server, &sender, PHONE, SUBJECT, BODY, small()).await);
+    }
+    let mut table = serde_json::Map::new();
+    for (mode, s) in modes.iter().zip(&sent) {
+        table.insert(s.access_id.clone(), json!(mode));
+    }
+    let no_key = sent.last().expect("a message");
+    table.insert(no_key.access_id.clone(), json!("no-key"));
+    let script = TAMPER_SCRIPT.replace("__MODES__", &Value::Object(table).to_string());
+
+    let ran = with_browser("a_release_without_a_valid_log_proof_is_refused", async |b| {
+        b.cdp("Page.addScriptToEvaluateOnNewDocument", json!({ "source": script }))
+            .await
+            .expect("install the tampering script");
+        for (n, (mode, s)) in modes.iter().zip(&sent).enumerate() {
+            b.goto(&s.page_url_with_secret(&server)).await;
+            b.wait_for_state("verify", STATE_TIMEOUT).await;
+            b.click("send-code").await;
+            b.wait_for_state("code-sent", STATE_TIMEOUT).await;
+            let code = server.wait_for_code(n, PHONE).await;
+            b.fill("code", &code).await;
+            b.click("verify").await;
+            b.wait_for_state("error", Duration::from_secs(60)).await;
+            let text = b.text("ended-text").await;
+            assert!(
+                text.contains("did not prove that this opening was recorded"),
+                "{mode}: #ended-text is {text:?}"
+            );
+            assert_eq!(
+                b.fetches("POST", "/release").await.len(),
+                1,
+                "{mode}: one release asked for"
+            );
+            let payloads = b.fetches("GET", "/payloads/").await;
+            assert!(
+                payloads.is_empty(),
+                "{mode}: payloads fetched after a refused release: {payloads:?}"
+            );
+            assert_eq!(b.text("subject").await.trim(), "", "{mode}: nothing shown");
+            assert_eq!(b.text("body").await.trim(), "", "{mode}: nothing shown");
+            b.assert_no_csp_violations().await;
+            // The server did release (and log) the share: the page refused to use it.
+            let recipient = sender.recipient_status(&server, &s.id).await;
+            assert_eq!(recipient["releases"], 1, "{mode}: {recipient}");
+        }
+
+        b.goto(&no_key.page_url_with_secret(&server)).await;
+        b.wait_for_state("error", STATE_TIMEOUT).await;
+        let text = b.text("ended-text").await;
+        assert!(
+            text.contains("valid key for its access log"),
+            "no-key: #ended-text is {text:?}"
+        );
+        assert!(b.fetches("POST", "/code").await.is_empty(), "no-key: no code asked for");
+    })
+    .await;
+    if ran {
+        assert_eq!(
+            server.sms().len(),
+            modes.len(),
+            "one SMS per tampered release, none without a log key"
+        );
+        let recipient = sender.recipient_status(&server, &no_key.id).await;
+        assert_eq!(recipient["releases"], 0, "no-key: {recipient}");
+    }
+    server.stop().await;
+}
+
 /// (c) A revoked link shows `revoked`; an access id nobody was given shows `unknown`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoked_and_unknown_links_say_so() {

@@ -14,9 +14,14 @@
 //! password and the `prelogin` KDF object, its `login_key` signs in, and after the second factor
 //! `open_keyblob` opens the key blob into a `RecipientKeys` handle for `open_share_with_keys`.
 //! `derive_login_key` and `unlock_keyblob` are the one-shot forms.
+//!
+//! Log before release: the server share comes with a proof that its release was recorded in the
+//! access log (a transparency log). `verify_release` checks that proof against the log key, and
+//! the page uses the share only after it succeeded; `check_log_key` checks the key's text early.
 
 use sealpost_crypto::keyblob::{KdfSpec, KeyBlob, PasswordKeys};
 use sealpost_crypto::message::Envelope;
+use sealpost_crypto::note::VerifierKey;
 use sealpost_crypto::recipient::{MessageId, RecipientSecretKey};
 use sealpost_crypto::sealed_stream::SealedPayloadStream;
 use sealpost_crypto::secrets::ServerShare;
@@ -129,6 +134,12 @@ impl OpenedShare {
     /// The recipient id the share was addressed to (16 bytes), for requesting the server share.
     pub fn rid(&self) -> Vec<u8> {
         self.inner.rid().0.to_vec()
+    }
+
+    /// The same recipient id as text (URL-safe base64, no padding), as the API and the access
+    /// log name it: the page checks the release proof against this sealed id.
+    pub fn rid_text(&self) -> String {
+        self.inner.rid().to_text()
     }
 }
 
@@ -360,4 +371,78 @@ pub fn open_keyblob(json: &str, password: &str) -> Result<RecipientKeys, JsError
     Ok(RecipientKeys {
         encryption: keys.encryption,
     })
+}
+
+/// Most inclusion-proof hashes accepted: a log of at most 2^56 entries needs at most 56.
+const MAX_PROOF_HASHES: usize = 64;
+/// Longest base64 leaf accepted (a log entry is at most 8192 bytes).
+const MAX_LEAF_B64: usize = 8192usize.div_ceil(3) * 4;
+
+/// Canonical standard base64 *with* padding (as c2sp.org/signed-note and the log use it).
+fn decode_padded(text: &str, what: &str) -> Result<Vec<u8>, JsError> {
+    let malformed = || JsError::new(&format!("{what} is not valid base64"));
+    let bare = text.trim_end_matches('=');
+    let bytes = sealpost_crypto::b64::decode(bare).map_err(|_| malformed())?;
+    let mut canonical = sealpost_crypto::b64::encode(&bytes);
+    while !canonical.len().is_multiple_of(4) {
+        canonical.push('=');
+    }
+    if canonical != text {
+        return Err(malformed());
+    }
+    Ok(bytes)
+}
+
+fn log_key(text: &str) -> Result<VerifierKey, JsError> {
+    VerifierKey::from_vkey(text).map_err(|_| JsError::new("the log key is not a valid verifier key"))
+}
+
+/// Checks that `log_key_text` is a valid C2SP verifier key (`name+hex(key ID)+base64(0x01 ‖ pk)`).
+/// The page calls it when it pins the key, before the recipient verifies.
+#[wasm_bindgen]
+pub fn check_log_key(log_key_text: &str) -> Result<(), JsError> {
+    log_key(log_key_text).map(drop)
+}
+
+/// Checks the proof that comes with a released server share ("log before release"): the
+/// checkpoint note (`checkpoint`) is signed by the log key `log_key_text` (C2SP vkey text),
+/// the leaf (`leaf_b64`, standard padded base64 of the log entry text) is at `index` in that
+/// checkpoint's tree by the inclusion proof `proof_b64` (standard padded base64 hashes, leaf to
+/// root), and it is a `share.released` entry at that index naming `message_id` and `rid`.
+///
+/// `index` is a JavaScript number: it must be a non-negative integer below 2^53. Fails with a
+/// plain message on any mismatch; the share must then not be used.
+#[wasm_bindgen]
+pub fn verify_release(
+    log_key_text: &str,
+    checkpoint: &str,
+    index: f64,
+    leaf_b64: &str,
+    proof_b64: Vec<String>,
+    message_id: &str,
+    rid: &str,
+) -> Result<(), JsError> {
+    let key = log_key(log_key_text)?;
+    // Integers up to 2^53 − 1 are exact in a JavaScript number; anything else is refused.
+    if !(index.is_finite() && index >= 0.0 && index.fract() == 0.0 && index < 9_007_199_254_740_992.0) {
+        return Err(JsError::new("the log index is not a valid number"));
+    }
+    if leaf_b64.len() > MAX_LEAF_B64 {
+        return Err(JsError::new("the log entry is too long"));
+    }
+    let leaf = decode_padded(leaf_b64, "the log entry")?;
+    if proof_b64.len() > MAX_PROOF_HASHES {
+        return Err(JsError::new("the inclusion proof is too long"));
+    }
+    let proof = proof_b64
+        .iter()
+        .map(|hash| {
+            decode_padded(hash, "an inclusion proof hash")?
+                .try_into()
+                .map_err(|_| JsError::new("an inclusion proof hash must be 32 bytes"))
+        })
+        .collect::<Result<Vec<[u8; 32]>, JsError>>()?;
+    sealpost_crypto::tlog::verify_release(&key, checkpoint, index as u64, &leaf, &proof, message_id, rid)
+        .map(drop)
+        .map_err(js)
 }

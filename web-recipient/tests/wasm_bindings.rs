@@ -188,6 +188,9 @@ fn keys_from_a_key_blob_open_a_share() {
         .open_keyblob(&blob_json)
         .unwrap();
     let share = envelope.open_share_with_keys(&keys).expect("share");
+    // The id the API and the access log name the recipient by (checked against release proofs).
+    assert_eq!(share.rid_text(), recipient.encryption_public().rid().to_text());
+    assert_eq!(share.rid(), recipient.encryption_public().rid().0.to_vec());
     let message = envelope
         .unlock(&share, sent.server_shares[0].share.expose_secret())
         .unwrap();

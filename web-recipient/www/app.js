@@ -3,8 +3,9 @@
  * Flow (docs/recipient-page.md): read the link secret from the fragment and strip it from the
  * address bar; ask the API about the link; verify (SMS code, or password then TOTP for a
  * registered recipient); fetch the envelope, verify the sender's seal and open this recipient's
- * share in WebAssembly; ask for the server share; decrypt the manifest; show it; save
- * attachments by streaming decryption (download.js).
+ * share in WebAssembly; ask for the server share and check, in WebAssembly, the server's proof
+ * that the release is recorded in its access log before using the share ("log before release");
+ * decrypt the manifest; show it; save attachments by streaming decryption (download.js).
  *
  * Every piece of message content is written with textContent. No keys, codes or content are
  * stored anywhere: closing the page forgets everything.
@@ -34,6 +35,7 @@
   const page = {
     linkSecret: fragment,
     info: null,
+    logKey: null,
     session: null,
     stage: null,
     passwordKeys: null,
@@ -231,6 +233,30 @@
       body = null;
     }
     throw new ApiProblem(response.status, body, response.headers);
+  }
+
+  const NOT_LOGGED = 'The server did not prove that this opening was recorded. The message was not opened. Tell the sender.';
+
+  /**
+   * Log before release: a released share counts only with a proof that the release is in the
+   * access log, checked in WebAssembly against the log key pinned at page load (page.logKey):
+   * the checkpoint is signed by that key, the leaf is in its tree (inclusion proof), and the leaf
+   * is the `share.released` entry of this message (the sealed message id) and of this recipient
+   * (the recipient id of the share opened from the sealed header). Throws an IntegrityError
+   * otherwise; the share must then not be used.
+   */
+  function checkReleaseLogged(released, messageId, rid) {
+    const log = released && released.log;
+    if (!page.logKey || !log || typeof log.checkpoint !== 'string' || typeof log.leaf !== 'string' ||
+        !Number.isSafeInteger(log.index) || log.index < 0 || !Array.isArray(log.proof) ||
+        !log.proof.every((hash) => typeof hash === 'string')) {
+      throw new IntegrityError(NOT_LOGGED);
+    }
+    try {
+      wasm_bindgen.verify_release(page.logKey, log.checkpoint, log.index, log.leaf, log.proof, messageId, rid);
+    } catch (_) {
+      throw new IntegrityError(NOT_LOGGED);
+    }
   }
 
   /** Standard base64 (the API's alphabet, padding optional) to bytes. */
@@ -603,6 +629,8 @@
     let message;
     try {
       const released = await api('POST', 'release', { body: {}, session: page.session });
+      // Before the share is touched: the release must be proven to be in the access log.
+      checkReleaseLogged(released, env.message_id, share.rid_text());
       const serverShare = fromBase64(released.share);
       try {
         message = envelope.unlock(share, serverShare);
@@ -883,6 +911,11 @@
       return;
     }
     page.info = info;
+    // Pin the access log's key now, once: every release proof is checked against this key. The
+    // page itself comes from the same server, so this pin protects against a server that skips
+    // or hides logging a release, not against a server that replaces the page; the CLI pins the
+    // log key independently of the server.
+    page.logKey = typeof info.log_key === 'string' ? info.log_key : null;
     if (info.state !== 'active') {
       const kind = { revoked: 'revoked', expired: 'expired', locked: 'locked' }[info.state];
       if (kind) {
@@ -896,6 +929,13 @@
       await wasm;
     } catch (_) {
       showEnded('error', 'This browser cannot decrypt the message. Open the link in a current version of Chrome, Edge, Firefox or Safari.');
+      return;
+    }
+    // Without a usable log key no release could be checked: stop before anything is released.
+    try {
+      wasm_bindgen.check_log_key(page.logKey || '');
+    } catch (_) {
+      showEnded('error', 'The server did not send a valid key for its access log, so this page cannot check that opening the message is recorded. The message was not opened. Tell the sender.');
       return;
     }
     if (info.verification === 'totp') {

@@ -78,6 +78,23 @@ let wasm_bindgen = (function(exports) {
             wasm.__wbindgen_free(ret[0], ret[1] * 1, 1);
             return v1;
         }
+        /**
+         * The same recipient id as text (URL-safe base64, no padding), as the API and the access
+         * log name it: the page checks the release proof against this sealed id.
+         * @returns {string}
+         */
+        rid_text() {
+            let deferred1_0;
+            let deferred1_1;
+            try {
+                const ret = wasm.openedshare_rid_text(this.__wbg_ptr);
+                deferred1_0 = ret[0];
+                deferred1_1 = ret[1];
+                return getStringFromWasm0(ret[0], ret[1]);
+            } finally {
+                wasm.__wbindgen_free(deferred1_0, deferred1_1, 1);
+            }
+        }
     }
     if (Symbol.dispose) OpenedShare.prototype[Symbol.dispose] = OpenedShare.prototype.free;
     exports.OpenedShare = OpenedShare;
@@ -457,6 +474,21 @@ let wasm_bindgen = (function(exports) {
     exports.VerifiedEnvelope = VerifiedEnvelope;
 
     /**
+     * Checks that `log_key_text` is a valid C2SP verifier key (`name+hex(key ID)+base64(0x01 ‖ pk)`).
+     * The page calls it when it pins the key, before the recipient verifies.
+     * @param {string} log_key_text
+     */
+    function check_log_key(log_key_text) {
+        const ptr0 = passStringToWasm0(log_key_text, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+        const len0 = WASM_VECTOR_LEN;
+        const ret = wasm.check_log_key(ptr0, len0);
+        if (ret[1]) {
+            throw takeFromExternrefTable0(ret[0]);
+        }
+    }
+    exports.check_log_key = check_log_key;
+
+    /**
      * The login key for `password` under the key blob's KDF object (`kdf_json`), standard base64
      * without padding. One Argon2id run; prefer `derive_password_keys` when the blob is opened next.
      * @param {string} kdf_json
@@ -609,12 +641,69 @@ let wasm_bindgen = (function(exports) {
         return VerifiedEnvelope.__wrap(ret[0]);
     }
     exports.verify_envelope = verify_envelope;
+
+    /**
+     * Checks the proof that comes with a released server share ("log before release"): the
+     * checkpoint note (`checkpoint`) is signed by the log key `log_key_text` (C2SP vkey text),
+     * the leaf (`leaf_b64`, standard padded base64 of the log entry text) is at `index` in that
+     * checkpoint's tree by the inclusion proof `proof_b64` (standard padded base64 hashes, leaf to
+     * root), and it is a `share.released` entry at that index naming `message_id` and `rid`.
+     *
+     * `index` is a JavaScript number: it must be a non-negative integer below 2^53. Fails with a
+     * plain message on any mismatch; the share must then not be used.
+     * @param {string} log_key_text
+     * @param {string} checkpoint
+     * @param {number} index
+     * @param {string} leaf_b64
+     * @param {string[]} proof_b64
+     * @param {string} message_id
+     * @param {string} rid
+     */
+    function verify_release(log_key_text, checkpoint, index, leaf_b64, proof_b64, message_id, rid) {
+        const val7 = +index;
+        let ptr0, len0, ptr1, len1, ptr2, len2, ptr3, len3, ptr4, len4, ptr5, len5;
+        try {
+            ptr0 = passStringToWasm0(log_key_text, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len0 = WASM_VECTOR_LEN;
+            ptr1 = passStringToWasm0(checkpoint, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len1 = WASM_VECTOR_LEN;
+            ptr2 = passStringToWasm0(leaf_b64, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len2 = WASM_VECTOR_LEN;
+            ptr3 = passArrayJsValueToWasm0(proof_b64, wasm.__wbindgen_malloc);
+            len3 = WASM_VECTOR_LEN;
+            ptr4 = passStringToWasm0(message_id, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len4 = WASM_VECTOR_LEN;
+            ptr5 = passStringToWasm0(rid, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len5 = WASM_VECTOR_LEN;
+        } catch (e) {
+            if (ptr5) { wasm.__wbindgen_free(ptr5, len5 * 1, 1); }
+            if (ptr4) { wasm.__wbindgen_free(ptr4, len4 * 1, 1); }
+            if (ptr3) { wasm.__externref_drop_slice(ptr3, len3); wasm.__wbindgen_free(ptr3, len3 * 4, 4); }
+            if (ptr2) { wasm.__wbindgen_free(ptr2, len2 * 1, 1); }
+            if (ptr1) { wasm.__wbindgen_free(ptr1, len1 * 1, 1); }
+            if (ptr0) { wasm.__wbindgen_free(ptr0, len0 * 1, 1); }
+            throw e;
+        }
+        const ret = wasm.verify_release(ptr0, len0, ptr1, len1, val7, ptr2, len2, ptr3, len3, ptr4, len4, ptr5, len5);
+        if (ret[1]) {
+            throw takeFromExternrefTable0(ret[0]);
+        }
+    }
+    exports.verify_release = verify_release;
     function __wbg_get_imports() {
         const import0 = {
             __proto__: null,
             __wbg_Error_208446807d0d1e30: function(arg0, arg1) {
                 const ret = Error(getStringFromWasm0(arg0, arg1));
                 return ret;
+            },
+            __wbg___wbindgen_string_get_7ce8eee7fd327545: function(arg0, arg1) {
+                const obj = arg1;
+                const ret = typeof(obj) === 'string' ? obj : undefined;
+                var ptr1 = isLikeNone(ret) ? 0 : passStringToWasm0(ret, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+                var len1 = WASM_VECTOR_LEN;
+                getDataViewMemory0().setInt32((arg0 >>> 0) + 4 * 1, len1, true);
+                getDataViewMemory0().setInt32((arg0 >>> 0) + 4 * 0, ptr1, true);
             },
             __wbg___wbindgen_throw_4c88d8bf264fd984: function(arg0, arg1) {
                 throw new Error(getStringFromWasm0(arg0, arg1));
@@ -656,6 +745,12 @@ let wasm_bindgen = (function(exports) {
         ? { register: () => {}, unregister: () => {} }
         : new FinalizationRegistry(ptr => wasm.__wbg_verifiedenvelope_free(ptr, 1));
 
+    function addToExternrefTable0(obj) {
+        const idx = wasm.__externref_table_alloc();
+        wasm.__wbindgen_externrefs.set(idx, obj);
+        return idx;
+    }
+
     function _assertClass(instance, klass) {
         if (!(instance instanceof klass)) {
             throw new Error(`expected instance of ${klass.name}`);
@@ -665,6 +760,14 @@ let wasm_bindgen = (function(exports) {
     function getArrayU8FromWasm0(ptr, len) {
         ptr = ptr >>> 0;
         return getUint8ArrayMemory0().subarray(ptr / 1, ptr / 1 + len);
+    }
+
+    let cachedDataViewMemory0 = null;
+    function getDataViewMemory0() {
+        if (cachedDataViewMemory0 === null || cachedDataViewMemory0.buffer.detached === true || (cachedDataViewMemory0.buffer.detached === undefined && cachedDataViewMemory0.buffer !== wasm.memory.buffer)) {
+            cachedDataViewMemory0 = new DataView(wasm.memory.buffer);
+        }
+        return cachedDataViewMemory0;
     }
 
     function getStringFromWasm0(ptr, len) {
@@ -680,10 +783,24 @@ let wasm_bindgen = (function(exports) {
         return cachedUint8ArrayMemory0;
     }
 
+    function isLikeNone(x) {
+        return x === undefined || x === null;
+    }
+
     function passArray8ToWasm0(arg, malloc) {
         const ptr = malloc(arg.length * 1, 1) >>> 0;
         getUint8ArrayMemory0().set(arg, ptr / 1);
         WASM_VECTOR_LEN = arg.length;
+        return ptr;
+    }
+
+    function passArrayJsValueToWasm0(array, malloc) {
+        const ptr = malloc(array.length * 4, 4) >>> 0;
+        for (let i = 0; i < array.length; i++) {
+            const add = addToExternrefTable0(array[i]);
+            getDataViewMemory0().setUint32(ptr + 4 * i, add, true);
+        }
+        WASM_VECTOR_LEN = array.length;
         return ptr;
     }
 
@@ -756,6 +873,7 @@ let wasm_bindgen = (function(exports) {
         wasmInstance = instance;
         wasm = instance.exports;
         wasmModule = module;
+        cachedDataViewMemory0 = null;
         cachedUint8ArrayMemory0 = null;
         wasm.__wbindgen_start();
         return wasm;
