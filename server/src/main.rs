@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use sealpost_server::config::{Config, ConfigOverrides, LogFormat};
-use sealpost_server::domain::{Role, Scope, accounts};
+use sealpost_server::domain::{Role, Scope, accounts, transparency};
 use sealpost_server::{app, telemetry};
 
 /// The Sealpost server: stores ciphertext only and releases server shares after verification.
@@ -71,6 +71,23 @@ enum AdminCommand {
     /// API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// The access log.
+    #[command(subcommand)]
+    Log(LogAdminCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum LogAdminCommand {
+    /// Recompute the tree from the stored entries and compare it with the stored nodes and,
+    /// given one, with a checkpoint issued earlier (detects deleted, changed or reordered
+    /// entries). Exit 1 when the log does not match.
+    Audit {
+        /// A checkpoint note saved earlier (e.g. from /.well-known/sealpost/checkpoint or a witness).
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
+    },
+    /// Print the log's verifier key (as published at /.well-known/sealpost/log-key).
+    Key,
 }
 
 #[derive(Debug, Subcommand)]
@@ -273,6 +290,24 @@ async fn run_admin(svc: &sealpost_server::domain::Services, command: AdminComman
             for t in tokens {
                 let state = if t.revoked_at.is_some() { "revoked" } else { "active" };
                 println!("{}\t{}\t{}\t{}\t{}", t.id, t.address, t.name, t.scopes, state);
+            }
+        }
+        AdminCommand::Log(LogAdminCommand::Key) => println!("{}", svc.log.signer.vkey()),
+        AdminCommand::Log(LogAdminCommand::Audit { checkpoint }) => {
+            let (size, root) = match checkpoint {
+                Some(path) => {
+                    let note =
+                        std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                    let cp = sealpost_crypto::tlog::Checkpoint::verify_note(&note, svc.log.signer.verifier())
+                        .map_err(|_| format!("{} is not a checkpoint signed by this log's key", path.display()))?;
+                    (cp.size, Some(cp.root))
+                }
+                None => (transparency::integrate(svc).await.map_err(err)?, None),
+            };
+            let checked = transparency::audit(svc, size, root).await.map_err(err)?;
+            match root {
+                Some(_) => println!("log intact: its first {checked} entries hash to the checkpoint's root"),
+                None => println!("log intact: {checked} entries match the stored tree"),
             }
         }
         AdminCommand::Token(TokenCommand::Revoke { org, id }) => {

@@ -330,8 +330,17 @@ async fn tampering_with_stored_entries_is_detected_against_an_earlier_checkpoint
         )
         .await;
         assert!(tampered(transparency::audit(svc, cp.size, Some(cp.root)).await));
+        // The operator's command says so too, against the checkpoint saved earlier.
+        let saved = storage.dir.path().join("checkpoint.txt");
+        std::fs::write(&saved, &signed.note).unwrap();
+        let (code, out, err) = admin_audit(&storage, &saved);
+        assert_eq!(code, 1, "{out}");
+        assert!(err.contains("do not hash to the checkpoint's root"), "{err}");
         set_leaf(victim, original.clone()).await;
         assert!(transparency::audit(svc, cp.size, Some(cp.root)).await.is_ok());
+        let (code, out, err) = admin_audit(&storage, &saved);
+        assert_eq!(code, 0, "{err}");
+        assert!(out.starts_with("log intact"), "{out}");
 
         // Reordered: two entries swapped.
         let other = leaf_of(victim + 1).await;
@@ -624,4 +633,24 @@ async fn a_witness_cosigns_receipts_and_catches_an_inconsistent_checkpoint() {
 
 fn harness_clock() -> sealpost_server::clock::ManualClock {
     sealpost_server::clock::ManualClock::new(T0)
+}
+
+/// `sealpost-server admin log audit --checkpoint FILE` on the test's storage.
+fn admin_audit(storage: &Storage, checkpoint: &std::path::Path) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sealpost-server"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("SEALPOST_STORAGE_DATA_DIR", storage.dir.path())
+        .env("SEALPOST_STORAGE_DATABASE_URL", &storage.database_url)
+        .env("SEALPOST_SERVER_PUBLIC_URL", "http://127.0.0.1:0")
+        .env("SEALPOST_LOG_LEVEL", "warn")
+        .args(["admin", "log", "audit", "--checkpoint"])
+        .arg(checkpoint)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
