@@ -51,7 +51,7 @@
 //!
 //! ## Log entry (the leaf)
 //!
-//! UTF-8, exactly these eleven lines in this order, every one present, `-` for an absent value:
+//! UTF-8, exactly these twelve lines in this order, every one present, `-` for an absent value:
 //!
 //! ```text
 //! sealpost/log-entry/v1\n
@@ -64,6 +64,7 @@
 //! message <token|->\n              message id, ≤ 128 bytes
 //! recipient <token|->\n            recipient id, ≤ 128 bytes
 //! prev <u64> <B64(leaf hash)>\n    previous entry of the same message (index < this index), or "prev -\n"
+//! org-prev <u64> <B64(leaf hash)>\n previous entry of the same organisation, or "org-prev -\n"
 //! detail <json|->\n                a JSON object on one line, ≤ 4096 bytes
 //! ```
 //!

@@ -9,7 +9,16 @@ use serde_json::Value;
 const DOC_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/openapi.json");
 const METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
 /// Operations that need no token.
-const PUBLIC: [(&str, &str); 3] = [("get", "/healthz"), ("get", "/readyz"), ("get", "/api/v1/openapi.json")];
+const PUBLIC: [(&str, &str); 8] = [
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+    ("get", "/api/v1/openapi.json"),
+    ("get", "/api/v1/log"),
+    ("get", "/api/v1/log/inclusion"),
+    ("get", "/api/v1/log/consistency"),
+    ("get", "/.well-known/sealpost/checkpoint"),
+    ("get", "/.well-known/sealpost/log-key"),
+];
 /// Recipient operations take no API token: some need no credential, the others a recipient
 /// session (`recipientSession`, `Authorization: Bearer spa_…`).
 const RECIPIENT_PREFIX: &str = "/api/v1/access/";

@@ -8,8 +8,9 @@
 //! witness last cosigned; the witness checks the log's signature and the proof, records the new
 //! size and root durably, and only then returns a timestamped cosignature. Two checkpoints of a
 //! log that cannot both be true (a fork at the same size, a tree that does not extend the
-//! recorded one, a smaller tree) are refused, and what the log offered is appended to an
-//! evidence file.
+//! recorded one) are refused, and what the log offered is appended to an evidence file. A
+//! smaller checkpoint is refused too, but is not evidence: it may be an older view of the same
+//! history (replicas race); a rollback shows once the log grows again.
 //!
 //! [`Witness`] is the state machine, usable without HTTP; [`router`] serves it:
 //!
@@ -122,8 +123,6 @@ pub struct Status {
 enum Misbehaviour {
     /// Same size as the recorded checkpoint, another root hash: two views of one tree.
     Fork,
-    /// Smaller than the recorded checkpoint: a rollback, or a stale checkpoint replayed.
-    Smaller,
     /// Larger, but the consistency proof from the recorded checkpoint does not verify.
     BadProof,
 }
@@ -132,7 +131,6 @@ impl Misbehaviour {
     fn reason(self) -> &'static str {
         match self {
             Self::Fork => "same size as the latest cosigned checkpoint, different root hash",
-            Self::Smaller => "smaller than the latest cosigned checkpoint",
             Self::BadProof => "the consistency proof from the latest cosigned checkpoint does not verify",
         }
     }
@@ -277,8 +275,8 @@ impl Witness {
     /// the size recorded for the log (else [`Error::OldSizeMismatch`]); the proof is empty from
     /// size 0; at the recorded size the root is the recorded one (else [`Error::RootMismatch`]);
     /// beyond it the consistency proof verifies (else [`Error::Inconsistent`]). A checkpoint that
-    /// contradicts the recorded one (same size and another root, a smaller size, or a proof that
-    /// does not verify) is appended to the evidence file and logged as a warning, whatever the
+    /// contradicts the recorded one (same size and another root, or a proof that does not
+    /// verify) is appended to the evidence file and logged as a warning, whatever the
     /// old size said. The state is unchanged by any refusal.
     ///
     /// Dropping the future part-way is safe but may leave the state file ahead of the answer; the
@@ -307,13 +305,12 @@ impl Witness {
         let known_size = known.map_or(0, |k| k.size);
 
         if let Some(known) = known {
-            let contradiction = if checkpoint.size == known.size && checkpoint.root != known.root {
-                Some(Misbehaviour::Fork)
-            } else if checkpoint.size < known.size {
-                Some(Misbehaviour::Smaller)
-            } else {
-                None
-            };
+            // A smaller checkpoint is refused (409 below) but is not evidence by itself: replicas
+            // of an honest log race, and an older checkpoint of the same history is consistent.
+            // A rollback shows once the log grows again: its next checkpoint cannot be proven to
+            // extend the recorded tree (BadProof), or equals its size with another root (Fork).
+            let contradiction =
+                (checkpoint.size == known.size && checkpoint.root != known.root).then_some(Misbehaviour::Fork);
             if let Some(kind) = contradiction {
                 self.record_evidence(&mut state, kind, known, &request, origin).await;
             }

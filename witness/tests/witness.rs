@@ -471,7 +471,7 @@ async fn a_larger_tree_that_does_not_extend_the_known_one_is_refused_and_recorde
 }
 
 #[tokio::test]
-async fn a_smaller_tree_is_refused_and_recorded() {
+async fn a_smaller_tree_is_refused_without_evidence() {
     let f = Fixture::new();
     let log = TestLog::honest(20);
     f.cosigned(&log, 0, 9).await;
@@ -491,10 +491,8 @@ async fn a_smaller_tree_is_refused_and_recorded() {
         other => panic!("{other:?}"),
     }
     assert_eq!(f.known().await, known(&log, 9));
-    let evidence = f.evidence();
-    assert_eq!(evidence.len(), 1);
-    assert!(evidence[0]["reason"].as_str().unwrap().contains("smaller"));
-    assert_eq!(evidence[0]["offered_checkpoint_note"], log.checkpoint(5));
+    // An older checkpoint of the same history is stale, not a contradiction (replicas race).
+    assert!(f.evidence().is_empty());
     f.cosigned(&log, 9, 20).await;
 }
 

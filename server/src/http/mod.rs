@@ -72,6 +72,13 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/access/{access_id}/keyblob"),
     ("post", "/api/v1/access/{access_id}/release"),
     ("get", "/api/v1/access/{access_id}/payloads/{index}"),
+    ("get", "/api/v1/messages/{id}/receipt"),
+    ("get", "/api/v1/log"),
+    ("get", "/api/v1/log/inclusion"),
+    ("get", "/api/v1/log/consistency"),
+    ("get", "/api/v1/log/export"),
+    ("get", "/.well-known/sealpost/checkpoint"),
+    ("get", "/.well-known/sealpost/log-key"),
 ];
 
 /// Headers on every answer: no sniffing, no caching, no referrers, no framing, no scripts.
