@@ -115,40 +115,33 @@ pub async fn take_pending(tx: &mut Tx, limit: i64) -> DbResult<Vec<PendingRow>> 
 
 /// The last sequenced entry of a message: its index and leaf hash.
 pub async fn chain_head(tx: &mut Tx, message_id: &str) -> DbResult<Option<(u64, [u8; 32])>> {
-    let row = sqlx::query(
+    head(
+        tx,
         "SELECT e.idx, n.hash FROM log_entries e JOIN log_nodes n ON n.id = e.idx \
          WHERE e.message_id = $1 ORDER BY e.idx DESC LIMIT 1",
+        message_id,
     )
-    .bind(message_id)
-    .fetch_optional(&mut **tx)
-    .await?;
-    match row {
-        None => Ok(None),
-        Some(r) => {
-            let idx: i64 = r.try_get("idx")?;
-            let hash: Vec<u8> = r.try_get("hash")?;
-            Ok(Some((to_u64(idx)?, to_hash(&hash)?)))
-        }
-    }
+    .await
 }
 
 /// The last sequenced entry of an organisation: its index and leaf hash.
 pub async fn org_head(tx: &mut Tx, org_id: &str) -> DbResult<Option<(u64, [u8; 32])>> {
-    let row = sqlx::query(
+    head(
+        tx,
         "SELECT e.idx, n.hash FROM log_entries e JOIN log_nodes n ON n.id = e.idx \
          WHERE e.org_id = $1 ORDER BY e.idx DESC LIMIT 1",
+        org_id,
     )
-    .bind(org_id)
-    .fetch_optional(&mut **tx)
-    .await?;
-    match row {
-        None => Ok(None),
-        Some(r) => {
-            let idx: i64 = r.try_get("idx")?;
-            let hash: Vec<u8> = r.try_get("hash")?;
-            Ok(Some((to_u64(idx)?, to_hash(&hash)?)))
-        }
-    }
+    .await
+}
+
+async fn head(tx: &mut Tx, sql: &'static str, key: &str) -> DbResult<Option<(u64, [u8; 32])>> {
+    let Some(r) = sqlx::query(sql).bind(key).fetch_optional(&mut **tx).await? else {
+        return Ok(None);
+    };
+    let idx: i64 = r.try_get("idx")?;
+    let hash: Vec<u8> = r.try_get("hash")?;
+    Ok(Some((to_u64(idx)?, to_hash(&hash)?)))
 }
 
 /// Stores one sequenced entry.

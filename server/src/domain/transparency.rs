@@ -477,6 +477,29 @@ async fn push(svc: &Services, w: &Witness, checkpoint: &Checkpoint, note: &str) 
     Err("the witness kept changing its size".into())
 }
 
+/// Stored entries with their inclusion proofs against the tree of `size`, from one batched
+/// fetch of the nodes all the proofs need.
+async fn prove_all(svc: &Services, entries: &[q::EntryRow], size: u64) -> DomainResult<Vec<ProvenEntry>> {
+    let indexes: Vec<u64> = entries.iter().map(|e| e.idx as u64).collect();
+    let proofs = with_nodes(svc, |g| {
+        indexes
+            .iter()
+            .map(|&i| tlog::inclusion_proof_with(i, size, &mut *g))
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .await?
+    .map_err(|_| DomainError::Unavailable)?;
+    Ok(entries
+        .iter()
+        .zip(proofs)
+        .map(|(e, proof)| ProvenEntry {
+            index: e.idx as u64,
+            leaf: STANDARD.encode(&e.leaf),
+            proof: b64_hashes(&proof),
+        })
+        .collect())
+}
+
 /// Who may read a message's receipt: whoever may read its status (its sender, an admin or a
 /// DPO of the organisation).
 pub async fn receipt(svc: &Services, who: &Principal, message_id: &str) -> DomainResult<String> {
@@ -502,24 +525,7 @@ pub async fn receipt(svc: &Services, who: &Principal, message_id: &str) -> Domai
     let signed = witnessed_checkpoint(svc).await?;
     let size = signed.checkpoint.size;
     let entries = q::message_entries(svc.db.pool(), message_id, size).await?;
-    let indexes: Vec<u64> = entries.iter().map(|e| e.idx as u64).collect();
-    let proofs = with_nodes(svc, |g| {
-        indexes
-            .iter()
-            .map(|&i| tlog::inclusion_proof_with(i, size, &mut *g))
-            .collect::<Result<Vec<_>, _>>()
-    })
-    .await?
-    .map_err(|_| DomainError::Unavailable)?;
-    let events: Vec<ProvenEntry> = entries
-        .iter()
-        .zip(proofs)
-        .map(|(e, proof)| ProvenEntry {
-            index: e.idx as u64,
-            leaf: STANDARD.encode(&e.leaf),
-            proof: b64_hashes(&proof),
-        })
-        .collect();
+    let events = prove_all(svc, &entries, size).await?;
     let labels: Vec<RecipientLabel> = status
         .recipients
         .iter()
@@ -598,15 +604,7 @@ pub async fn export(svc: &Services, who: &Principal, from: u64, to: Option<u64>)
     {
         end = last.idx as u64 + 1;
     }
-    let indexes: Vec<u64> = entries.iter().map(|e| e.idx as u64).collect();
-    let proofs = with_nodes(svc, |g| {
-        indexes
-            .iter()
-            .map(|&i| tlog::inclusion_proof_with(i, size, &mut *g))
-            .collect::<Result<Vec<_>, _>>()
-    })
-    .await?
-    .map_err(|_| DomainError::Unavailable)?;
+    let proven = prove_all(svc, &entries, size).await?;
     let mut out = tlog::export_header_line(&tlog::ExportHeader {
         format: "sealpost/log-export/v1".into(),
         org: who.org_id.clone(),
@@ -614,12 +612,8 @@ pub async fn export(svc: &Services, who: &Principal, from: u64, to: Option<u64>)
         from,
         to: end,
     });
-    for (e, proof) in entries.iter().zip(proofs) {
-        out.push_str(&tlog::export_line(&ProvenEntry {
-            index: e.idx as u64,
-            leaf: STANDARD.encode(&e.leaf),
-            proof: b64_hashes(&proof),
-        }));
+    for entry in &proven {
+        out.push_str(&tlog::export_line(entry));
     }
     Ok(out)
 }
