@@ -95,6 +95,15 @@ pub async fn record(tx: &mut Tx, at: i64, event: &Event<'_>) -> DbResult<i64> {
     super::log::append_pending(tx, &row).await
 }
 
+/// Records an event that is the whole change (a link fetched, a receipt issued…) in a write
+/// transaction of its own; returns its queue id.
+pub async fn record_alone(db: &super::Db, at: i64, event: &Event<'_>) -> DbResult<i64> {
+    let mut tx = db.begin_write().await?;
+    let id = record(&mut tx, at, event).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
 /// A stored event.
 #[derive(Debug, Clone)]
 pub struct EventRow {

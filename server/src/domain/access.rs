@@ -216,16 +216,32 @@ async fn record(
     detail: serde_json::Value,
 ) -> DomainResult<()> {
     let actor = actor(row);
-    let event = ops::Event {
+    ops::record(tx, now, &event(row, &actor, kind, &detail)).await?;
+    Ok(())
+}
+
+/// [`record`] for an event that is the whole change, in its own transaction.
+async fn record_alone(
+    svc: &Services,
+    now: i64,
+    row: &AccessRow,
+    kind: &str,
+    detail: serde_json::Value,
+) -> DomainResult<()> {
+    let actor = actor(row);
+    ops::record_alone(&svc.db, now, &event(row, &actor, kind, &detail)).await?;
+    Ok(())
+}
+
+fn event<'a>(row: &'a AccessRow, actor: &'a str, kind: &'a str, detail: &serde_json::Value) -> ops::Event<'a> {
+    ops::Event {
         org_id: Some(&row.org_id),
-        actor: &actor,
+        actor,
         kind,
         message_id: Some(&row.message_id),
         rid: Some(&row.rid),
         detail: Some(detail.to_string()),
-    };
-    ops::record(tx, now, &event).await?;
-    Ok(())
+    }
 }
 
 /// What the link shows before verification. No side effect.
@@ -250,20 +266,7 @@ pub async fn info(svc: &Services, access_id: &str) -> DomainResult<LinkInfo> {
 pub async fn link_fetched(svc: &Services, access_id: &str, method: &str) {
     let Ok(row) = load(svc, access_id).await else { return };
     let now = svc.clock.now_ms();
-    let result = async {
-        let mut tx = svc.db.begin_write().await?;
-        record(
-            &mut tx,
-            now,
-            &row,
-            "link.fetched",
-            serde_json::json!({ "method": method }),
-        )
-        .await?;
-        tx.commit().await.map_err(DbError::from)?;
-        Ok::<_, DomainError>(())
-    }
-    .await;
+    let result = record_alone(svc, now, &row, "link.fetched", serde_json::json!({ "method": method })).await;
     if let Err(e) = result {
         tracing::warn!(error = %e, "could not log a link fetch");
     }
@@ -806,16 +809,14 @@ pub async fn download(
     if range.is_none_or(|(start, _)| start == 0) {
         // One entry per download from the start, not one per range request of it.
         let now = svc.clock.now_ms();
-        let mut tx = svc.db.begin_write().await?;
-        record(
-            &mut tx,
+        record_alone(
+            svc,
             now,
             &row,
             "ciphertext.downloaded",
             serde_json::json!({ "payload": idx }),
         )
         .await?;
-        tx.commit().await.map_err(DbError::from)?;
     }
     Ok(found)
 }

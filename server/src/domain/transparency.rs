@@ -506,10 +506,9 @@ pub async fn receipt(svc: &Services, who: &Principal, message_id: &str) -> Domai
     who.require(Scope::Read)?;
     let status = messages::status(svc, who, message_id).await?;
     let now = svc.clock.now_ms();
-    let mut tx = svc.db.begin_write().await?;
     let actor = who.actor();
-    ops::record(
-        &mut tx,
+    ops::record_alone(
+        &svc.db,
         now,
         &ops::Event {
             org_id: Some(&who.org_id),
@@ -521,7 +520,6 @@ pub async fn receipt(svc: &Services, who: &Principal, message_id: &str) -> Domai
         },
     )
     .await?;
-    tx.commit().await.map_err(DbError::from)?;
     let signed = witnessed_checkpoint(svc).await?;
     let size = signed.checkpoint.size;
     let entries = q::message_entries(svc.db.pool(), message_id, size).await?;
@@ -578,10 +576,9 @@ pub async fn export(svc: &Services, who: &Principal, from: u64, to: Option<u64>)
         return Err(DomainError::Forbidden("exporting the log needs the admin or dpo role"));
     }
     let now = svc.clock.now_ms();
-    let mut tx = svc.db.begin_write().await?;
     let actor = who.actor();
-    ops::record(
-        &mut tx,
+    ops::record_alone(
+        &svc.db,
         now,
         &ops::Event::account(
             &who.org_id,
@@ -591,7 +588,6 @@ pub async fn export(svc: &Services, who: &Principal, from: u64, to: Option<u64>)
         ),
     )
     .await?;
-    tx.commit().await.map_err(DbError::from)?;
     let signed = witnessed_checkpoint(svc).await?;
     let size = signed.checkpoint.size;
     let mut end = to.unwrap_or(size).min(size);
