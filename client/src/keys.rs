@@ -118,6 +118,42 @@ pub fn open(path: &Path, password: &str) -> Result<UserKeys, KeyFileError> {
     }
 }
 
+/// Publishes the key file's public keys for the token's user (`PUT /api/v1/me/keys`), with
+/// the password-protected blob and the login key derived from the password, so that the same
+/// account can also open messages sent to it in a browser. Opening the blob first proves the
+/// password is right; the password itself never leaves this machine.
+pub async fn register(client: &crate::api::Client, path: &Path, password: &str) -> crate::Result<serde_json::Value> {
+    let blob = read(path)?;
+    let (_keys, login) = {
+        let blob = blob.clone();
+        let password = zeroize::Zeroizing::new(password.to_owned());
+        tokio::task::spawn_blocking(move || blob.open(&password))
+            .await
+            .map_err(|e| crate::Error::Invalid(format!("key derivation stopped: {e}")))?
+            .map_err(|e| match e {
+                sealpost_crypto::Error::DecryptionFailed => KeyFileError::WrongPassword,
+                other => KeyFileError::Crypto(other),
+            })?
+    };
+    let body = serde_json::json!({
+        "x25519_pk": blob.x25519_pk,
+        "ed25519_pk": blob.ed25519_pk,
+        "keyblob": blob,
+        "login_key": login.to_text().as_str(),
+    });
+    client.put_keys(&body).await
+}
+
+/// Opens a key file with its password, off the async runtime (Argon2id takes a while).
+pub async fn open_async(path: &Path, password: &str) -> crate::Result<UserKeys> {
+    let path = path.to_owned();
+    let password = zeroize::Zeroizing::new(password.to_owned());
+    tokio::task::spawn_blocking(move || open(&path, &password))
+        .await
+        .map_err(|e| crate::Error::Invalid(format!("key derivation stopped: {e}")))?
+        .map_err(crate::Error::from)
+}
+
 /// Writes `bytes` to `path` atomically (temporary file, fsync, rename), readable by the owner
 /// only.
 fn write_private(path: &Path, bytes: &[u8]) -> Result<(), KeyFileError> {

@@ -17,7 +17,9 @@ pub enum ProofError {
     #[error("{0} is not a valid {1} key (expected name+id+base64 as the server publishes it)")]
     BadKey(String, &'static str),
     /// No log key was given.
-    #[error("no log key: pass --log-key (as published at /.well-known/sealpost/log-key) or set SEALPOST_LOG_KEY")]
+    #[error(
+        "no log key: run `sealpost init`, pass --log-key (as published at /.well-known/sealpost/log-key) or set SEALPOST_LOG_KEY"
+    )]
     NoLogKey,
     /// The receipt does not verify.
     #[error("the receipt is NOT valid: {0}")]
@@ -29,9 +31,18 @@ pub enum ProofError {
 
 /// The pinned log key: the argument, or `SEALPOST_LOG_KEY`.
 pub fn log_key(arg: Option<&str>) -> Result<VerifierKey, ProofError> {
+    pinned_log_key(arg, None)
+}
+
+/// The pinned log key: the argument, else `SEALPOST_LOG_KEY`, else the key `sealpost init`
+/// pinned in the configuration (`configured`).
+pub fn pinned_log_key(arg: Option<&str>, configured: Option<&str>) -> Result<VerifierKey, ProofError> {
     let text = match arg {
         Some(t) => t.to_owned(),
-        None => std::env::var("SEALPOST_LOG_KEY").map_err(|_| ProofError::NoLogKey)?,
+        None => match std::env::var("SEALPOST_LOG_KEY") {
+            Ok(t) if !t.trim().is_empty() => t,
+            _ => configured.ok_or(ProofError::NoLogKey)?.to_owned(),
+        },
     };
     let text = text.trim();
     VerifierKey::from_vkey(text).map_err(|_| ProofError::BadKey(text.to_owned(), "log"))
@@ -46,6 +57,15 @@ pub fn witness_keys(args: &[String]) -> Result<Vec<CosignerKey>, ProofError> {
 
 fn read(path: &Path) -> Result<String, ProofError> {
     std::fs::read_to_string(path).map_err(|e| ProofError::Read(path.to_owned(), e))
+}
+
+/// Verifies a receipt's text against the pinned log key and the witnesses required.
+pub fn verify_receipt_text(
+    text: &str,
+    log_key: &VerifierKey,
+    witnesses: &[CosignerKey],
+) -> Result<VerifiedReceipt, ProofError> {
+    tlog::verify_receipt(text, log_key, witnesses).map_err(ProofError::Receipt)
 }
 
 /// Verifies a receipt file against the pinned log key and the witnesses required.
