@@ -30,6 +30,34 @@
 //! File names come from the sender and are sanitised ([`sanitize_file_name`]); an existing file
 //! is never overwritten (`report (1).pdf`, `report (2).pdf`, …). Saved files are readable by
 //! their owner only (on Unix).
+//!
+//! # Example
+//!
+//! ```no_run
+//! # async fn demo() -> sealpost_client::Result<()> {
+//! use sealpost_client::open::{OpenOptions, Prompt, open, parse_target};
+//! use zeroize::Zeroizing;
+//!
+//! /// Answers from wherever the application gets them (a form, a queue, a test).
+//! struct Answers;
+//! impl Prompt for Answers {
+//!     fn sms_code(&self, _hint: &str, _left: Option<u64>) -> sealpost_client::Result<Zeroizing<String>> {
+//!         Ok(Zeroizing::new("123456".into()))
+//!     }
+//!     fn password(&self) -> sealpost_client::Result<Zeroizing<String>> {
+//!         Ok(Zeroizing::new(String::new()))
+//!     }
+//!     fn totp_code(&self, _left: Option<u64>) -> sealpost_client::Result<Zeroizing<String>> {
+//!         Ok(Zeroizing::new(String::new()))
+//!     }
+//! }
+//!
+//! let target = parse_target("https://sealpost.example/r/Zt0vQ3m9Xc1aB7yK2pLqWw#…", None)?;
+//! let options = OpenOptions { out_dir: "opened".into(), log_key: None };
+//! let opened = open(&target, &Answers, &options).await?;
+//! println!("{}: {} attachment(s)", opened.subject, opened.attachments.len());
+//! # Ok(()) }
+//! ```
 
 use std::fs;
 use std::io::{self, Read, Write as _};

@@ -26,6 +26,34 @@
 //! attachment changes the fingerprint, so a modified file is never mixed with parts of the old
 //! one. The file holds the message's file key, server shares and guest link secrets, so it is
 //! written owner-only and deleted as soon as the message is sealed (or has ended).
+//!
+//! # Example
+//!
+//! ```no_run
+//! # async fn demo() -> sealpost_client::Result<()> {
+//! use sealpost_client::api::{ApiToken, Client};
+//! use sealpost_client::send::{Notify, Recipient, SendOptions, SendRequest, Verification, send};
+//!
+//! let client = Client::new("https://sealpost.example", Some(ApiToken::new("sp_…".into())))?;
+//! let keys = sealpost_client::keys::open_async("keys.json".as_ref(), "the key file's password").await?;
+//! let request = SendRequest {
+//!     recipients: vec![Recipient {
+//!         address: "sam@example.org".into(),
+//!         verification: Verification::Sms("+447700900123".into()),
+//!     }],
+//!     subject: "Your care plan".into(),
+//!     body: "Dear Sam, your care plan is attached.".into(),
+//!     attachments: vec!["plan.pdf".into()],
+//!     expires: "7d".into(),
+//!     max_opens: None,
+//!     notify: Notify::None,
+//! };
+//! let outcome = send(&client, &keys, &request, &SendOptions::new(sealpost_client::config::state_dir())).await?;
+//! for r in &outcome.recipients {
+//!     println!("{}: {}", r.address, r.link.as_deref().unwrap_or("-"));
+//! }
+//! # Ok(()) }
+//! ```
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
