@@ -194,7 +194,8 @@ pub struct SentRecipient {
     /// The link to deliver. A guest's link carries the guest's key after `#`: deliver it
     /// yourself, over a channel other than the SMS.
     pub link: Option<String>,
-    /// Whether the server mails this link.
+    /// Whether the link was handed to the server to mail (`--notify email`, account recipients
+    /// only); the server sends it when it has mail enabled.
     pub mailed: bool,
 }
 

@@ -558,3 +558,94 @@ async fn a_killed_send_resumes_and_the_message_opens_byte_identical() {
     );
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_recipients_each_verified_their_own_way_and_revoked_one_at_a_time() {
+    let server = Server::start(|_| {}).await;
+    let alice = User::new();
+    alice
+        .setup(&server, &server.sender("alice@council.example").await)
+        .await;
+    let bob = User::new();
+    let bob_token = server
+        .account(
+            "hospital",
+            "bob@hospital.example",
+            &[sealpost_server::domain::Role::Sender],
+        )
+        .await;
+    bob.setup(&server, &bob_token).await;
+
+    // One guest by SMS, one account by password and TOTP; the body from standard input.
+    let mut cmd = alice.command(&[
+        "send",
+        "--to",
+        GUEST,
+        "--sms",
+        PHONE,
+        "--to",
+        "bob@hospital.example",
+        "--registered",
+        "--notify",
+        "email",
+        "--max-opens",
+        "2",
+        "--json",
+    ]);
+    cmd.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn");
+    {
+        use std::io::Write as _;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(b"The minutes of Tuesday's meeting.\n").expect("body");
+    }
+    let run = Run::from(child.wait_with_output().expect("send"));
+    assert_eq!(run.code, 0, "{run}");
+    let sent: Value = serde_json::from_str(&run.stdout).expect("JSON");
+    let recipients = sent["recipients"].as_array().expect("recipients");
+    assert_eq!(recipients[0]["kind"], "guest");
+    assert_eq!(recipients[0]["verification"], "sms");
+    assert_eq!(recipients[1]["kind"], "account");
+    assert_eq!(recipients[1]["verification"], "totp");
+    assert_eq!(
+        recipients[1]["mailed"], true,
+        "--notify email: the server mails the account's link"
+    );
+    assert!(
+        !recipients[1]["link"].as_str().expect("link").contains('#'),
+        "an account's link has no secret"
+    );
+    let id = sent["message_id"].as_str().expect("id");
+
+    // Revoke Bob only, by address; Sam stays active. Then schedule Sam's revocation.
+    let status = alice.json(&["revoke", id, "--recipient", "bob@hospital.example"]).await;
+    let states: Vec<&str> = status["recipients"]
+        .as_array()
+        .expect("recipients")
+        .iter()
+        .map(|r| r["state"].as_str().expect("state"))
+        .collect();
+    assert_eq!(states, ["active", "revoked"]);
+    let status = alice.json(&["revoke", id, "--recipient", GUEST, "--at", "2h"]).await;
+    assert!(status["recipients"][0]["revoke_at"].is_string(), "{status}");
+    let run = alice.run(&["revoke", id, "--recipient", "eve@example.org"]).await;
+    assert_eq!(run.code, 3, "{run}");
+    assert_eq!(
+        run.stderr,
+        "sealpost: eve@example.org is not a recipient of this message\n"
+    );
+
+    // Move the expiry earlier; one beyond the server's longest lifetime (90 days) is refused.
+    let status = alice.json(&["expire", id, "--at", "3d"]).await;
+    assert_eq!(status["state"], "sealed");
+    let run = alice.run(&["expire", id, "--at", "200d"]).await;
+    assert_eq!(run.code, 10, "{run}");
+    assert!(run.stderr.ends_with("(invalid_expiry)\n"), "{run}");
+
+    // Bob is not the sender: he cannot see Alice's message.
+    let run = bob.run(&["status", id]).await;
+    assert_eq!(run.code, 6, "{run}");
+    server.stop().await;
+}
