@@ -123,3 +123,62 @@ pub async fn serve(
     services.db.close().await;
     result.map_err(|e| StartError(e.to_string()))
 }
+
+/// A server serving in the background of this process, as tests, benchmarks and embedders
+/// start one: [`spawn`] binds (port 0 works), [`Spawned::stop`] shuts it down gracefully.
+#[derive(Debug)]
+pub struct Spawned {
+    /// The bound API address.
+    pub addr: std::net::SocketAddr,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<Result<(), StartError>>>,
+}
+
+impl Spawned {
+    /// `http://{addr}`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops serving and waits for the server to finish.
+    pub async fn stop(mut self) -> Result<(), StartError> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        match self.task.take() {
+            Some(task) => task
+                .await
+                .map_err(|e| StartError(format!("the server task failed: {e}")))?,
+            None => Ok(()),
+        }
+    }
+}
+
+/// Runs [`serve`] on a background task and returns once the API address is bound.
+pub async fn spawn(config: Config, services: Services) -> Result<Spawned, StartError> {
+    let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
+    let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
+    let mut task = tokio::spawn(serve(
+        config,
+        services,
+        async move {
+            let _ = shutdown_rx.await;
+        },
+        move |addr| {
+            let _ = addr_tx.send(addr);
+        },
+    ));
+    match addr_rx.await {
+        Ok(addr) => Ok(Spawned {
+            addr,
+            shutdown: Some(shutdown_tx),
+            task: Some(task),
+        }),
+        // It never bound: the task says why.
+        Err(_) => match (&mut task).await {
+            Ok(Err(e)) => Err(e),
+            Ok(Ok(())) => Err(StartError("the server stopped before it was bound".into())),
+            Err(e) => Err(StartError(format!("the server task failed: {e}"))),
+        },
+    }
+}

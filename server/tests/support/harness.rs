@@ -135,8 +135,7 @@ pub struct TestServer {
     pub services: Services,
     pub clock: ManualClock,
     pub config: Config,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    handle: Option<tokio::task::JoinHandle<()>>,
+    running: Option<sealpost_server::app::Spawned>,
 }
 
 impl TestServer {
@@ -145,32 +144,15 @@ impl TestServer {
         let services = sealpost_server::app::services(&config, Arc::new(clock.clone()))
             .await
             .unwrap();
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
-        let svc = services.clone();
-        let cfg = config.clone();
-        let handle = tokio::spawn(async move {
-            sealpost_server::app::serve(
-                cfg,
-                svc,
-                async move {
-                    let _ = rx.await;
-                },
-                move |addr| {
-                    let _ = addr_tx.send(addr);
-                },
-            )
+        let running = sealpost_server::app::spawn(config.clone(), services.clone())
             .await
             .unwrap();
-        });
-        let addr = addr_rx.await.unwrap();
         TestServer {
-            base: format!("http://{addr}"),
+            base: running.base_url(),
             services,
             clock,
             config,
-            shutdown: Some(tx),
-            handle: Some(handle),
+            running: Some(running),
         }
     }
 
@@ -183,11 +165,8 @@ impl TestServer {
     }
 
     pub async fn stop(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(h) = self.handle.take() {
-            let _ = h.await;
+        if let Some(running) = self.running.take() {
+            let _ = running.stop().await;
         }
     }
 }

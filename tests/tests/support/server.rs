@@ -46,8 +46,7 @@ pub struct Server {
     pub services: Services,
     pub clock: ManualClock,
     pub config: Config,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    handle: Option<tokio::task::JoinHandle<()>>,
+    running: Option<sealpost_server::app::Spawned>,
     _dir: tempfile::TempDir,
 }
 
@@ -67,32 +66,15 @@ impl Server {
         let services = sealpost_server::app::services(&config, Arc::new(clock.clone()))
             .await
             .expect("server services");
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
-        let svc = services.clone();
-        let cfg = config.clone();
-        let handle = tokio::spawn(async move {
-            sealpost_server::app::serve(
-                cfg,
-                svc,
-                async move {
-                    let _ = rx.await;
-                },
-                move |addr| {
-                    let _ = addr_tx.send(addr);
-                },
-            )
+        let running = sealpost_server::app::spawn(config.clone(), services.clone())
             .await
             .expect("server");
-        });
-        let addr = addr_rx.await.expect("server bound");
         Server {
-            base: format!("http://{addr}"),
+            base: running.base_url(),
             services,
             clock,
             config,
-            shutdown: Some(tx),
-            handle: Some(handle),
+            running: Some(running),
             _dir: dir,
         }
     }
@@ -141,11 +123,8 @@ impl Server {
 
     /// Stops the server.
     pub async fn stop(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(h) = self.handle.take() {
-            let _ = h.await;
+        if let Some(running) = self.running.take() {
+            running.stop().await.expect("server stopped cleanly");
         }
     }
 }
