@@ -931,8 +931,13 @@ async fn upload_payload(
         }
         while tasks.len() >= workers {
             if let Some(joined) = tasks.join_next().await {
-                if let Err(e) = flatten(joined) {
-                    first_error.get_or_insert(e);
+                match flatten(joined) {
+                    Ok(len) => {
+                        counters.uploaded.fetch_add(len, Ordering::Relaxed);
+                    }
+                    Err(e) => {
+                        first_error.get_or_insert(e);
+                    }
                 }
             }
         }
