@@ -153,7 +153,7 @@ pub struct LimitsConfig {
     pub sender_quota_bytes: u64,
     /// Default per-sender quota of live messages. Default 100 000.
     pub sender_quota_messages: u64,
-    /// API requests per token per minute. Default 600.
+    /// API requests per token per minute. Default 6000 (each upload part is a request).
     pub token_requests_per_minute: u32,
     /// Unauthenticated requests per client IP per minute. Default 300.
     pub ip_requests_per_minute: u32,
@@ -331,7 +331,7 @@ impl Default for LimitsConfig {
             org_quota_messages: 1_000_000,
             sender_quota_bytes: 100 * GIB,
             sender_quota_messages: 100_000,
-            token_requests_per_minute: 600,
+            token_requests_per_minute: 6000,
             ip_requests_per_minute: 300,
             max_expiry_days: 90,
         }
@@ -873,7 +873,7 @@ static KEYS: &[Key] = &[
     num!(
         "limits",
         "token_requests_per_minute",
-        "API requests per token per minute.",
+        "API requests per token per minute (6000). Each upload part is a request: 6000 parts of 8 MiB a minute is about 800 MB/s per token.",
         want_u32,
         limits.token_requests_per_minute
     ),
