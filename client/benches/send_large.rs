@@ -408,8 +408,7 @@ struct Server {
     base: String,
     services: Services,
     data_dir: PathBuf,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    handle: Option<tokio::task::JoinHandle<()>>,
+    running: sealpost_server::app::Spawned,
 }
 
 async fn start_server(data_dir: &Path) -> Result<Server> {
@@ -428,32 +427,12 @@ async fn start_server(data_dir: &Path) -> Result<Server> {
     config.limits.sender_quota_bytes = config.limits.sender_quota_bytes.max(100 * GIB);
     config.limits.org_quota_bytes = config.limits.org_quota_bytes.max(100 * GIB);
     let services = sealpost_server::app::services(&config, Arc::new(SystemClock)).await?;
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
-    let svc = services.clone();
-    let handle = tokio::spawn(async move {
-        let served = sealpost_server::app::serve(
-            config,
-            svc,
-            async move {
-                let _ = rx.await;
-            },
-            move |addr| {
-                let _ = addr_tx.send(addr);
-            },
-        )
-        .await;
-        if let Err(e) = served {
-            eprintln!("send_large: server: {e}");
-        }
-    });
-    let addr = addr_rx.await?;
+    let running = sealpost_server::app::spawn(config, services.clone()).await?;
     Ok(Server {
-        base: format!("http://{addr}"),
+        base: running.base_url(),
         services,
         data_dir: data_dir.to_path_buf(),
-        shutdown: Some(tx),
-        handle: Some(handle),
+        running,
     })
 }
 
@@ -489,12 +468,9 @@ impl Server {
         Ok(())
     }
 
-    async fn stop(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(h) = self.handle.take() {
-            let _ = h.await;
+    async fn stop(self) {
+        if let Err(e) = self.running.stop().await {
+            eprintln!("send_large: server: {e}");
         }
     }
 }

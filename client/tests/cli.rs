@@ -394,6 +394,19 @@ async fn completions_for_every_shell() {
     assert_eq!(run.code, 2, "{run}");
 }
 
+/// `GET path` on `server` with the sender's token, as JSON.
+async fn get_json(server: &Server, token: &str, path: &str) -> Value {
+    reqwest::Client::new()
+        .get(server.url(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+        .json()
+        .await
+        .unwrap_or_else(|e| panic!("GET {path}: not JSON: {e}"))
+}
+
 /// A TCP proxy that forwards at most `rate` bytes per second from client to server (0: no
 /// limit), so that an upload lasts long enough to be killed half-way.
 async fn throttled_proxy(target: String, rate: Arc<AtomicU64>) -> String {
@@ -477,33 +490,15 @@ async fn a_killed_send_resumes_and_the_message_opens_byte_identical() {
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
     let mut child = cmd.spawn().expect("spawn");
-    let http = reqwest::Client::new();
-    let auth = format!("Bearer {token}");
     let deadline = Instant::now() + Duration::from_secs(60);
     let stored_before_kill = loop {
         assert!(Instant::now() < deadline, "no part was stored within 60 s");
         if let Some(status) = child.try_wait().expect("try_wait") {
             panic!("the first send ended ({status}) before it could be killed; the proxy is not slow enough");
         }
-        let list: Value = http
-            .get(server.url("/api/v1/messages?state=draft"))
-            .header("authorization", &auth)
-            .send()
-            .await
-            .expect("list")
-            .json()
-            .await
-            .expect("JSON");
+        let list: Value = get_json(&server, &token, "/api/v1/messages?state=draft").await;
         if let Some(id) = list["messages"][0]["id"].as_str() {
-            let upload: Value = http
-                .get(server.url(&format!("/api/v1/messages/{id}/payloads/1")))
-                .header("authorization", &auth)
-                .send()
-                .await
-                .expect("upload status")
-                .json()
-                .await
-                .expect("JSON");
+            let upload: Value = get_json(&server, &token, &format!("/api/v1/messages/{id}/payloads/1")).await;
             let parts = upload["parts"].as_array().map_or(0, Vec::len);
             if parts >= 3 {
                 break parts;
@@ -515,27 +510,11 @@ async fn a_killed_send_resumes_and_the_message_opens_byte_identical() {
     let _ = child.wait();
     assert!(stored_before_kill < 25, "killed half-way");
     // What the server holds now: the second run must upload exactly the rest.
-    let draft: Value = http
-        .get(server.url("/api/v1/messages?state=draft"))
-        .header("authorization", &auth)
-        .send()
-        .await
-        .expect("list")
-        .json()
-        .await
-        .expect("JSON");
+    let draft: Value = get_json(&server, &token, "/api/v1/messages?state=draft").await;
     let id = draft["messages"][0]["id"].as_str().expect("the draft").to_owned();
     let mut held = 0;
     for index in 0..2 {
-        let upload: Value = http
-            .get(server.url(&format!("/api/v1/messages/{id}/payloads/{index}")))
-            .header("authorization", &auth)
-            .send()
-            .await
-            .expect("upload status")
-            .json()
-            .await
-            .expect("JSON");
+        let upload: Value = get_json(&server, &token, &format!("/api/v1/messages/{id}/payloads/{index}")).await;
         held += upload["parts"]
             .as_array()
             .into_iter()
@@ -543,15 +522,7 @@ async fn a_killed_send_resumes_and_the_message_opens_byte_identical() {
             .map(|p| p["size"].as_u64().expect("size"))
             .sum::<u64>();
     }
-    let status: Value = http
-        .get(server.url(&format!("/api/v1/messages/{id}")))
-        .header("authorization", &auth)
-        .send()
-        .await
-        .expect("status")
-        .json()
-        .await
-        .expect("JSON");
+    let status: Value = get_json(&server, &token, &format!("/api/v1/messages/{id}")).await;
     if status["header_stored"] == true {
         held += status["header_size"].as_u64().expect("header size");
     }
