@@ -58,6 +58,15 @@ pub fn default_path() -> PathBuf {
 /// Where interrupted sends keep what they need to resume: `$XDG_STATE_HOME/sealpost/sends`,
 /// else `~/.local/state/sealpost/sends` (or `$SEALPOST_STATE_DIR`).
 pub fn state_dir() -> PathBuf {
+    if std::env::var_os("SEALPOST_STATE_DIR").is_some() {
+        return state_root();
+    }
+    state_root().join("sends")
+}
+
+/// The tool's state folder: `$SEALPOST_STATE_DIR`, else `$XDG_STATE_HOME/sealpost`, else
+/// `~/.local/state/sealpost`. Resume files, the contact history and the policy cache live here.
+pub fn state_root() -> PathBuf {
     if let Some(dir) = std::env::var_os("SEALPOST_STATE_DIR") {
         return PathBuf::from(dir);
     }
@@ -66,7 +75,6 @@ pub fn state_dir() -> PathBuf {
         .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/state")))
         .unwrap_or_else(|| PathBuf::from("."))
         .join("sealpost")
-        .join("sends")
 }
 
 impl Profile {

@@ -33,6 +33,9 @@ pub mod exit {
     pub const WRONG_CODE: u8 = 9;
     /// The server refused the request as invalid (the problem's `code` says why).
     pub const REFUSED: u8 = 10;
+    /// The pre-send checks stopped the send: an error, or a warning not confirmed
+    /// (`sealpost check`: something reached warning).
+    pub const CHECKS: u8 = 11;
 }
 
 /// An error of the server, as its problem details state it (RFC 9457).
@@ -106,6 +109,9 @@ pub enum Error {
     /// The operation was interrupted (Ctrl-C).
     #[error("interrupted; run the same command again to resume")]
     Interrupted,
+    /// The pre-send checks stopped the send.
+    #[error("{0}")]
+    Stopped(String),
 }
 
 /// One sentence for a problem: the well-known codes in the tool's own words, others with the
@@ -158,6 +164,7 @@ impl Error {
             },
             Error::Protocol { .. } | Error::Verification(_) | Error::Payload(_) | Error::Proof(_) => exit::FAILED,
             Error::Interrupted => exit::FAILED,
+            Error::Stopped(_) => exit::CHECKS,
         }
     }
 
@@ -175,6 +182,7 @@ impl Error {
             Error::Payload(_) => "payload",
             Error::Proof(_) => "proof",
             Error::Interrupted => "interrupted",
+            Error::Stopped(_) => "checks",
         }
     }
 

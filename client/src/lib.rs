@@ -10,12 +10,16 @@
 //! - [`send`]: encrypt and upload a message of any size, resumable.
 //! - [`messages`]: status, list, revoke, expiry, receipts.
 //! - [`open`]: a recipient opens a link (guest by SMS code, registered by password and TOTP).
+//! - [`incidents`]: the breach register: incidents about messages sent in error, decisions,
+//!   exports.
 //! - [`proofs`]: receipts and log exports, checked offline.
 //! - [`payload_io`]: the streaming encrypt/decrypt pipeline.
 
 pub mod api;
+pub mod checks;
 pub mod config;
 pub mod error;
+pub mod incidents;
 pub mod keys;
 pub mod messages;
 pub mod open;

@@ -2,14 +2,19 @@
 //! one plain sentence on standard error (and, with `--json`, a JSON object on standard output)
 //! and a documented non-zero exit code, never a backtrace. See `docs/cli.md`.
 
+mod check_cmd;
+mod incident_cmd;
+
 use std::io::{BufRead as _, IsTerminal, Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{ArgAction, CommandFactory, FromArgMatches as _, Parser, Subcommand, ValueEnum};
+use sealpost_client::checks::{self, History};
 use sealpost_client::config::{self, Profile};
 use sealpost_client::error::{Error, exit};
+use sealpost_client::incidents;
 use sealpost_client::keys::{self, KeyFileError, PublicKeys};
 use sealpost_client::messages::{self, ListQuery};
 use sealpost_client::open::{self, OpenOptions, Prompt};
@@ -28,7 +33,7 @@ use zeroize::Zeroizing;
     after_help = "Exit codes: 0 ok, 1 failed, 2 wrong command line, 3 local problem (configuration, file, key file), \
                   4 server unreachable or failing, 5 token rejected or not allowed, 6 not found, \
                   7 revoked/expired/locked/open limit, 8 quota or rate limit, 9 wrong code or password, \
-                  10 refused as invalid by the server. See docs/cli.md."
+                  10 refused as invalid by the server, 11 stopped by the pre-send checks. See docs/cli.md."
 )]
 struct Cli {
     /// Print the result as one JSON object (schemas in docs/cli.md).
@@ -67,9 +72,24 @@ enum Command {
         after_help = "Example:\n  sealpost send --to sam@example.org --sms +447700900123 \\\n       --subject 'Your care plan' --body-file letter.txt --attach plan.pdf --expires 7d"
     )]
     Send(SendArgs),
+    /// Check a draft for sensitive content and recipient mistakes, on this machine only.
+    ///
+    /// DRAFT is a JSON file (or - for standard input): {"from", "to": [...], "cc": [...],
+    /// "bcc": [...], "subject", "body", "attachments": [paths, relative to the draft file],
+    /// "known_contacts": [{"address", "name", "sends", "sensitive_sends"}]} (known_contacts
+    /// replaces the local history). Exit code 0 when nothing reaches warning, 11 otherwise.
+    #[command(after_help = "Example:\n  sealpost check --json draft.json\nSchema and rules: docs/checks.md.")]
+    Check {
+        /// The draft (JSON), or - for standard input.
+        draft: PathBuf,
+        /// Apply this policy file instead of the organisation's (JSON, as the server stores it).
+        #[arg(long, value_name = "FILE")]
+        policy: Option<PathBuf>,
+    },
     /// Show a message's state, recipients, links and openings.
     Status {
         /// The message id.
+        #[arg(allow_hyphen_values = true)]
         id: String,
     },
     /// List your messages, newest first.
@@ -87,17 +107,22 @@ enum Command {
     /// Revoke a message (or one recipient), now or at a time: nobody can open it afterwards.
     Revoke {
         /// The message id.
+        #[arg(allow_hyphen_values = true)]
         id: String,
         /// Only this recipient (address or recipient id).
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         recipient: Option<String>,
         /// When: an RFC 3339 time or a duration from now (2h, 7d) [default: now].
         #[arg(long)]
         at: Option<String>,
+        /// It went to the wrong person: revoke now and open an incident for the DPO (prints its id).
+        #[arg(long, conflicts_with = "at")]
+        sent_in_error: bool,
     },
     /// Move a message's expiry, earlier or later.
     Expire {
         /// The message id.
+        #[arg(allow_hyphen_values = true)]
         id: String,
         /// The new expiry: an RFC 3339 time, `now`, or a duration from now (2h, 7d).
         #[arg(long)]
@@ -106,6 +131,7 @@ enum Command {
     /// Download a message's signed receipt and check it against the pinned log key.
     Receipt {
         /// The message id.
+        #[arg(allow_hyphen_values = true)]
         id: String,
         /// Where to save the receipt [default: receipt-<id>.json].
         #[arg(long, short)]
@@ -130,6 +156,7 @@ enum Command {
     /// Codes are prompted for on the terminal, or read one per line from standard input.
     Open {
         /// The link (with its #… part for guests), or a link id on the configured server.
+        #[arg(allow_hyphen_values = true)]
         link: String,
         /// Save the message and its attachments here.
         #[arg(long, short, default_value = ".")]
@@ -141,6 +168,10 @@ enum Command {
     /// Work with the access log.
     #[command(subcommand)]
     Log(LogCommand),
+    /// The breach register: incidents about messages sent in error (DPO and admins; a sender
+    /// may open one about their own message).
+    #[command(subcommand)]
+    Incident(incident_cmd::IncidentCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell.
@@ -192,6 +223,12 @@ struct SendArgs {
     /// Print only the message id (for scripts).
     #[arg(long, conflicts_with = "json")]
     print_id: bool,
+    /// Send even though the pre-send checks found warnings (needs --reason); errors always stop.
+    #[arg(long, requires = "reason")]
+    yes: bool,
+    /// Why the warnings do not apply (kept with the message for the organisation's DPO).
+    #[arg(long, value_name = "TEXT")]
+    reason: Option<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -251,6 +288,8 @@ fn main() -> ExitCode {
         Err(e) => e.exit(),
     };
     let json = cli.json;
+    // `check --json` prints its report, findings or not; the exit code tells the outcome.
+    let report_printed = matches!(cli.command, Command::Check { .. }) && json;
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -272,7 +311,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("sealpost: {e}");
-            if json {
+            if json && !(report_printed && matches!(e, Error::Stopped(_))) {
                 let mut error = json!({ "kind": e.kind(), "message": e.to_string(), "exit_code": e.exit_code() });
                 if let Some(p) = e.problem() {
                     error["problem"] = serde_json::to_value(p).unwrap_or(Value::Null);
@@ -300,6 +339,9 @@ async fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<(), Error> {
                 _ => Vec::new(),
             };
             send_command(&config_path, args, recipients, json).await
+        }
+        Command::Check { draft, policy } => {
+            check_cmd::check_command(&config_path, &draft, policy.as_deref(), json).await
         }
         Command::Status { id } => {
             let profile = Profile::load_effective(&config_path)?;
@@ -331,7 +373,33 @@ async fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<(), Error> {
             }
             Ok(())
         }
-        Command::Revoke { id, recipient, at } => {
+        Command::Revoke {
+            id,
+            recipient,
+            at: _,
+            sent_in_error: true,
+        } => {
+            let profile = Profile::load_effective(&config_path)?;
+            let status = incidents::revoke_sent_in_error(&profile.client()?, &id, recipient.as_deref(), None).await?;
+            if json {
+                println!("{status}");
+            } else {
+                let what = match &recipient {
+                    Some(r) => format!("Recipient {r} of message {id}"),
+                    None => format!("Message {id}"),
+                };
+                println!("{what} is revoked: nobody can open it any more.");
+                match status["incident_id"].as_str() {
+                    Some(incident) => {
+                        println!("Opened incident {incident} for your DPO: the record and its deadline start now.")
+                    }
+                    None => println!("The server did not say which incident it opened; tell your DPO."),
+                }
+                print_status(&status);
+            }
+            Ok(())
+        }
+        Command::Revoke { id, recipient, at, .. } => {
             let profile = Profile::load_effective(&config_path)?;
             let status = messages::revoke(&profile.client()?, &id, recipient.as_deref(), at.as_deref()).await?;
             if json {
@@ -400,6 +468,7 @@ async fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<(), Error> {
             }
             Ok(())
         }
+        Command::Incident(command) => incident_cmd::incident_command(&config_path, command, json).await,
         Command::Completions { shell } => {
             let mut command = Cli::command();
             let mut out = std::io::stdout();
@@ -601,6 +670,35 @@ async fn send_command(config_path: &Path, args: SendArgs, recipients: Vec<Recipi
     let client = profile.client()?;
     let key_file = profile.key_file();
     keys::read(&key_file)?;
+    // The checks run first: nothing is encrypted or uploaded if they stop the send.
+    let (policy, _) = checks::fetch_policy(&client, &checks::policy_cache_path()).await?;
+    let me = client.me().await?;
+    let from = me["user"]["address"].as_str().unwrap_or_default().to_owned();
+    let draft = sealpost_guard::Draft {
+        from,
+        // Recipients of a Sealpost message never see each other: every one is a blind copy.
+        bcc: recipients.iter().map(|r| r.address.clone()).collect(),
+        subject: args.subject.clone(),
+        body: body.clone(),
+        attachments: args
+            .attachments
+            .iter()
+            .map(|p| checks::read_attachment(p))
+            .collect::<Result<Vec<_>, _>>()?,
+        ..sealpost_guard::Draft::default()
+    };
+    let history_path = checks::history_path();
+    let mut history = History::load(&history_path)?;
+    let report = checks::check(&draft, &history.contacts, &policy)?;
+    drop(draft);
+    if !args.quiet || report.blocks() {
+        check_cmd::print_report(&report, &mut std::io::stderr());
+    }
+    let confirmation = check_cmd::decide(&report, args.yes, args.reason.as_deref())?;
+    let send_checks = report.send_checks(confirmation);
+    send_checks.validate().map_err(Error::Invalid)?;
+    let sensitive = checks::is_sensitive(&report);
+
     let password = existing_password(args.password_file.clone())?;
     let user_keys = keys::open_async(&key_file, &password).await?;
     let request = SendRequest {
@@ -614,6 +712,7 @@ async fn send_command(config_path: &Path, args: SendArgs, recipients: Vec<Recipi
             NotifyArg::Email => Notify::Email,
             NotifyArg::None => Notify::None,
         },
+        checks: Some(send_checks),
     };
     let mut options = SendOptions::new(config::state_dir());
     options.parallel_uploads = args.parallel as usize;
@@ -623,8 +722,14 @@ async fn send_command(config_path: &Path, args: SendArgs, recipients: Vec<Recipi
         options.progress = Some(bar.clone() as Arc<dyn Progress>);
     }
     let outcome = send::send(&client, &user_keys, &request, &options).await?;
+    history.record_send(request.recipients.iter().map(|r| r.address.as_str()), sensitive);
+    if let Err(e) = history.save(&history_path) {
+        eprintln!("sealpost: the message was sent, but the contact history was not updated: {e}");
+    }
     if json {
-        println!("{}", serde_json::to_string(&outcome).unwrap_or_default());
+        let mut out = serde_json::to_value(&outcome).unwrap_or_default();
+        out["checks"] = serde_json::to_value(&report).unwrap_or_default();
+        println!("{out}");
         return Ok(());
     }
     if args.print_id {

@@ -47,6 +47,7 @@
 //!     expires: "7d".into(),
 //!     max_opens: None,
 //!     notify: Notify::None,
+//!     checks: None,
 //! };
 //! let outcome = send(&client, &keys, &request, &SendOptions::new(sealpost_client::config::state_dir())).await?;
 //! for r in &outcome.recipients {
@@ -131,6 +132,9 @@ pub struct SendRequest {
     pub max_opens: Option<u32>,
     /// Whether the server mails links.
     pub notify: Notify,
+    /// What the pre-send checks found and how the sender decided ([`crate::checks`]); travels
+    /// with the message for the organisation's breach register. Categories and counts only.
+    pub checks: Option<sealpost_guard::SendChecks>,
 }
 
 /// Reports upload progress in bytes of ciphertext; called from several tasks.
@@ -677,13 +681,16 @@ async fn fresh_state(
         .iter()
         .map(|&n| Layout::for_plaintext(n).payload_len())
         .collect();
-    let create = json!({
+    let mut create = json!({
         "id": msg_id.to_text(),
         "policy": policy,
         "header_size": header.as_bytes().len(),
         "payload_sizes": payload_sizes,
         "recipients": create_recipients,
     });
+    if let Some(checks) = &request.checks {
+        create["checks"] = json!(checks);
+    }
     Ok(SendState {
         v: STATE_VERSION,
         fingerprint: fingerprint.to_owned(),
@@ -1191,6 +1198,7 @@ mod tests {
             expires: "7d".into(),
             max_opens: None,
             notify: Notify::None,
+            checks: None,
         };
         assert!(validate(&request("sam@example.org", "+447700900123")).is_ok());
         assert!(validate(&request("sam", "+447700900123")).is_err());

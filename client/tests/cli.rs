@@ -289,6 +289,16 @@ async fn exit_codes_and_one_sentence_errors() {
     // Not found.
     let run = alice.run(&["status", "q3Vx1Yc0B2mT9aXr4LkZpw"]).await;
     assert_eq!(run.code, 6, "{run}");
+    // Ids are base64url, so one in 32 starts with `-`: it is an id, not an option.
+    for args in [
+        &["status", "-kVLKJAy2nhu5soXRvwY2g", "--json"][..],
+        &["revoke", "-kVLKJAy2nhu5soXRvwY2g", "--recipient", "-abc"],
+        &["receipt", "-kVLKJAy2nhu5soXRvwY2g"],
+        &["expire", "-kVLKJAy2nhu5soXRvwY2g", "--at", "2h"],
+    ] {
+        let run = alice.run(args).await;
+        assert_eq!(run.code, 6, "{args:?}: {run}");
+    }
     // Not an id at all: refused before any request.
     let run = alice.run(&["status", "../etc"]).await;
     assert_eq!(run.code, 3, "{run}");
@@ -323,7 +333,10 @@ async fn exit_codes_and_one_sentence_errors() {
         ])
         .await;
     assert_eq!(run.code, 8, "{run}");
-    assert!(run.stderr.starts_with("sealpost: quota reached: "), "{run}");
+    // The pre-send checks first note that the random file cannot be read; then the one sentence.
+    assert!(run.stderr.contains("\"big.bin\" was not checked"), "{run}");
+    let last = run.stderr.lines().last().unwrap_or_default();
+    assert!(last.starts_with("sealpost: quota reached: "), "{run}");
     // A message that has ended cannot be changed.
     let sent = alice
         .json(&["send", "--to", GUEST, "--sms", PHONE, "--body", "x"])

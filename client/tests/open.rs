@@ -180,6 +180,7 @@ async fn send_to(
         expires: "7d".into(),
         max_opens: None,
         notify: Notify::None,
+        checks: None,
     };
     let outcome = send(client, keys, &request, &SendOptions::new(state.path().to_path_buf()))
         .await

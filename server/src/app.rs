@@ -78,6 +78,7 @@ pub async fn services(config: &Config, clock: Arc<dyn Clock>) -> Result<Services
         public_url: crate::domain::PublicUrl::new(&config.server.public_url),
         mailer,
         log: Arc::new(log),
+        webhooks: crate::domain::incidents::webhook_client(),
     })
 }
 

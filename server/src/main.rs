@@ -146,7 +146,7 @@ struct TokenCreate {
     /// A label.
     #[arg(long, default_value = "cli")]
     name: String,
-    /// Scopes: send, read, keys, admin (repeat or comma-separate).
+    /// Scopes: send, read, keys, admin, incidents (repeat or comma-separate).
     #[arg(long = "scope", value_delimiter = ',', default_value = "send,read,keys")]
     scopes: Vec<String>,
     /// Days until it expires (default: never).
@@ -266,7 +266,8 @@ async fn run_admin(svc: &sealpost_server::domain::Services, command: AdminComman
                 .scopes
                 .iter()
                 .map(|s| {
-                    Scope::parse(s.trim()).ok_or_else(|| format!("unknown scope {s:?}: use send, read, keys or admin"))
+                    Scope::parse(s.trim())
+                        .ok_or_else(|| format!("unknown scope {s:?}: use send, read, keys, admin or incidents"))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             let (info, secret) = accounts::issue_token(svc, &user.id, &t.name, &scopes, t.expires_in_days, actor)

@@ -106,6 +106,13 @@ impl Server {
     /// Creates (once) organisation `org` and a user with `roles`, and returns a token with
     /// `send`, `read` and `keys`.
     pub async fn account(&self, org: &str, address: &str, roles: &[Role]) -> String {
+        self.account_with(org, address, roles, &[Scope::Send, Scope::Read, Scope::Keys])
+            .await
+    }
+
+    /// Creates (once) organisation `org` and a user with `roles`, and returns a token with
+    /// `scopes`.
+    pub async fn account_with(&self, org: &str, address: &str, roles: &[Role], scopes: &[Scope]) -> String {
         let svc = &self.services;
         let org = match accounts::org_by_name(svc, org).await {
             Ok(o) => o,
@@ -114,16 +121,9 @@ impl Server {
         let user = accounts::create_user(svc, &org.id, address, roles, "test")
             .await
             .expect("user");
-        let (_, token) = accounts::issue_token(
-            svc,
-            &user.id,
-            "test",
-            &[Scope::Send, Scope::Read, Scope::Keys],
-            None,
-            "test",
-        )
-        .await
-        .expect("token");
+        let (_, token) = accounts::issue_token(svc, &user.id, "test", scopes, None, "test")
+            .await
+            .expect("token");
         token.expose().to_owned()
     }
 

@@ -55,6 +55,8 @@ pub struct MessageRow {
     pub revoke_at: Option<i64>,
     /// When it was revoked, expired or deleted.
     pub ended_at: Option<i64>,
+    /// The sender's pre-send check outcome (JSON), if the client ran the checks.
+    pub send_checks: Option<String>,
 }
 
 /// A payload row.
@@ -142,7 +144,7 @@ pub struct NewRecipient {
 }
 
 const MESSAGE_COLUMNS: &str = "id, org_id, sender_id, state, policy, header_size, header_sha256, payload_count, \
-     reserved_bytes, seal, created_at, sealed_at, expires_at, revoke_at, ended_at";
+     reserved_bytes, seal, created_at, sealed_at, expires_at, revoke_at, ended_at, send_checks";
 
 fn message_from_row(row: &sqlx::any::AnyRow) -> DbResult<MessageRow> {
     Ok(MessageRow {
@@ -162,6 +164,7 @@ fn message_from_row(row: &sqlx::any::AnyRow) -> DbResult<MessageRow> {
         expires_at: row.try_get("expires_at")?,
         revoke_at: row.try_get("revoke_at")?,
         ended_at: row.try_get("ended_at")?,
+        send_checks: row.try_get("send_checks")?,
     })
 }
 
@@ -182,12 +185,13 @@ pub async fn insert_draft(
     reserved_bytes: u64,
     expires_at: i64,
     max_opens: Option<u32>,
+    send_checks: Option<&str>,
     recipients: &[NewRecipient],
     now: i64,
 ) -> DbResult<()> {
     sqlx::query(
         "INSERT INTO messages (id, org_id, sender_id, state, policy, header_size, payload_count, reserved_bytes, \
-         created_at, expires_at, max_opens) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+         created_at, expires_at, max_opens, send_checks) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(id)
     .bind(org_id)
@@ -200,6 +204,7 @@ pub async fn insert_draft(
     .bind(now)
     .bind(expires_at)
     .bind(max_opens.map(i64::from))
+    .bind(send_checks)
     .execute(&mut **tx)
     .await?;
     for (idx, size) in payload_sizes.iter().enumerate() {

@@ -11,9 +11,11 @@
 
 pub mod access;
 pub mod accounts;
+pub mod incidents;
 pub mod log;
 pub mod messages;
 pub mod ops;
+pub mod policy;
 
 use std::str::FromStr;
 use std::time::Duration;

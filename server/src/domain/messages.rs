@@ -65,6 +65,8 @@ pub struct NewMessage {
     pub payload_sizes: Vec<u64>,
     /// Recipients.
     pub recipients: Vec<RecipientSpec>,
+    /// What the sender's pre-send checks found (categories and counts, never values).
+    pub checks: Option<sealpost_guard::SendChecks>,
 }
 
 /// The policy document (canonical JSON the sender signs through the seal).
@@ -174,6 +176,12 @@ pub struct MessageStatus {
     /// Recipients (omitted in lists).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub recipients: Vec<RecipientStatus>,
+    /// The sender's pre-send check outcome, if the client ran the checks (omitted in lists).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checks: Option<sealpost_guard::SendChecks>,
+    /// The incident a revoke "sent in error" opened (in that answer only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incident_id: Option<String>,
 }
 
 /// One stored part.
@@ -268,6 +276,17 @@ fn effective_state(m: &q::MessageRow, now: i64) -> String {
         }
     }
     m.state.clone()
+}
+
+/// The state of a message as of `now` (for the breach register).
+pub(crate) fn effective_state_of(m: &q::MessageRow, now: i64) -> String {
+    effective_state(m, now)
+}
+
+/// The status of a message, with its recipients, without an authorisation check (the caller
+/// has made its own).
+pub(crate) async fn status_unchecked(svc: &Services, id: &str) -> DomainResult<MessageStatus> {
+    status_of(svc, id, true).await
 }
 
 fn is_live(m: &q::MessageRow, now: i64) -> bool {
@@ -403,6 +422,13 @@ pub async fn create(svc: &Services, who: &Principal, new: NewMessage) -> DomainR
         ));
     }
     let (policy, expires_at) = parse_policy(&new.policy, now, limits.max_expiry_days)?;
+    let checks = match &new.checks {
+        Some(c) => {
+            c.validate().map_err(|e| DomainError::invalid("invalid_checks", e))?;
+            Some(serde_json::to_string(c).map_err(|_| DomainError::Unavailable)?)
+        }
+        None => None,
+    };
 
     // Recipients: unique rids, account keys that match, valid phones; the policy agrees.
     let mut rows = Vec::with_capacity(new.recipients.len());
@@ -509,6 +535,7 @@ pub async fn create(svc: &Services, who: &Principal, new: NewMessage) -> DomainR
         reserved,
         expires_at,
         policy.max_opens,
+        checks.as_deref(),
         &rows,
         now,
     )
@@ -522,9 +549,16 @@ pub async fn create(svc: &Services, who: &Principal, new: NewMessage) -> DomainR
         }
         other => other?,
     }
-    let detail = serde_json::json!({
+    let mut detail = serde_json::json!({
         "recipients": rows.len(), "payloads": new.payload_sizes.len(), "bytes": reserved,
     });
+    if let Some(c) = &new.checks {
+        // The decision and categories enter the proof log; the sender's free-text reason stays
+        // with the message (it is shown to the organisation's DPO, not published in the log).
+        detail["checks"] = serde_json::json!({
+            "decision": c.decision, "max_level": c.max_level, "categories": c.categories,
+        });
+    }
     record(&mut tx, now, who, "message.created", &new.id, None, Some(detail)).await?;
     tx.commit().await.map_err(DbError::from)?;
     status_of(svc, &new.id, true).await
@@ -909,6 +943,12 @@ async fn status_from(svc: &Services, m: q::MessageRow, with_recipients: bool) ->
             })
             .collect(),
         recipients,
+        checks: if with_recipients {
+            m.send_checks.as_deref().and_then(|c| serde_json::from_str(c).ok())
+        } else {
+            None
+        },
+        incident_id: None,
         id: m.id,
     })
 }
@@ -1014,6 +1054,8 @@ pub struct RevokeRequest {
     pub rid: Option<String>,
     /// When; None or a past time means now.
     pub at: Option<i64>,
+    /// Sent in error: also open an incident in the breach register (with these facts, if any).
+    pub sent_in_error: Option<Option<sealpost_breach::FactsPatch>>,
 }
 
 /// Revokes a message or one recipient, now (crypto-shredding in the same transaction) or at a
@@ -1021,14 +1063,36 @@ pub struct RevokeRequest {
 pub async fn revoke(svc: &Services, who: &Principal, id: &str, req: RevokeRequest) -> DomainResult<MessageStatus> {
     let m = owned(svc, who, id, Scope::Send).await?;
     let now = svc.clock.now_ms();
+    let recipients = q::recipients(svc.db.pool(), id).await?;
     if let Some(rid) = &req.rid
-        && !q::recipients(svc.db.pool(), id).await?.iter().any(|r| &r.rid == rid)
+        && !recipients.iter().any(|r| &r.rid == rid)
     {
         return Err(DomainError::NotFound);
     }
+    let in_error = req.sent_in_error.as_ref();
+    if in_error.is_some() && req.at.is_some_and(|t| t > now) {
+        return Err(DomainError::invalid(
+            "invalid_time",
+            "a message sent in error is revoked now: leave out at",
+        ));
+    }
+    if in_error.is_some() && m.sealed_at.is_none() {
+        return Err(DomainError::conflict(
+            "not_sent",
+            "the message was never sealed, so it was never sent",
+        ));
+    }
+    // The wrong recipients unless named: the revoked one, or all of them.
+    let wrong: Vec<String> = match &req.rid {
+        Some(rid) => vec![rid.clone()],
+        None => recipients.iter().map(|r| r.rid.clone()).collect(),
+    };
     let s = effective_state(&m, now);
     if s == state::REVOKED && req.rid.is_none() && m.state == state::REVOKED {
-        return status_from(svc, m, true).await;
+        let incident = open_after_revoke(svc, who, &m, in_error, &wrong, now).await?;
+        let mut status = status_from(svc, m, true).await?;
+        status.incident_id = incident;
+        return Ok(status);
     }
     if !is_live(&m, now) {
         // Due but not yet swept: end it now as what it is.
@@ -1036,7 +1100,10 @@ pub async fn revoke(svc: &Services, who: &Principal, id: &str, req: RevokeReques
             end_now(svc, id, &s, "system".into(), Some(&m.org_id)).await?;
         }
         if s == state::REVOKED && req.rid.is_none() {
-            return status_of(svc, id, true).await;
+            let incident = open_after_revoke(svc, who, &m, in_error, &wrong, now).await?;
+            let mut status = status_of(svc, id, true).await?;
+            status.incident_id = incident;
+            return Ok(status);
         }
         return Err(DomainError::Ended(s));
     }
@@ -1079,8 +1146,56 @@ pub async fn revoke(svc: &Services, who: &Principal, id: &str, req: RevokeReques
             }
         }
     }
+    // Sent in error: the incident opens in the same transaction as the revocation.
+    let incident = match in_error {
+        Some(patch) => Some(
+            super::incidents::open_in_tx(
+                svc,
+                &mut tx,
+                who,
+                &m,
+                super::incidents::Trigger::RevokedSentInError,
+                patch.as_ref(),
+                &wrong,
+                now,
+            )
+            .await?
+            .id,
+        ),
+        None => None,
+    };
     tx.commit().await.map_err(DbError::from)?;
-    status_of(svc, id, true).await
+    let mut status = status_of(svc, id, true).await?;
+    status.incident_id = incident;
+    Ok(status)
+}
+
+/// Opens the incident of a revoke "sent in error" of a message that had already been revoked.
+async fn open_after_revoke(
+    svc: &Services,
+    who: &Principal,
+    m: &q::MessageRow,
+    in_error: Option<&Option<sealpost_breach::FactsPatch>>,
+    wrong: &[String],
+    now: i64,
+) -> DomainResult<Option<String>> {
+    let Some(patch) = in_error else {
+        return Ok(None);
+    };
+    let mut tx = svc.db.begin_write().await?;
+    let opened = super::incidents::open_in_tx(
+        svc,
+        &mut tx,
+        who,
+        m,
+        super::incidents::Trigger::RevokedSentInError,
+        patch.as_ref(),
+        wrong,
+        now,
+    )
+    .await?;
+    tx.commit().await.map_err(DbError::from)?;
+    Ok(Some(opened.id))
 }
 
 /// Changes the expiry of a live message.

@@ -3,9 +3,11 @@
 
 pub mod access;
 pub mod accounts;
+pub mod incidents;
 pub mod limits;
 pub mod messages;
 pub mod notify;
+pub mod policy;
 pub mod sweeper;
 pub mod totp;
 pub mod transparency;
@@ -44,6 +46,8 @@ pub struct Services {
     pub mailer: Option<Arc<crate::mail::Mailer>>,
     /// The verifiable access log: its key and witnesses.
     pub log: Arc<transparency::Transparency>,
+    /// Posts breach-register reminders to the organisations' webhooks.
+    pub webhooks: reqwest::Client,
 }
 
 /// The base URL of links. With a listener on port 0 (tests, ephemeral instances) and no
@@ -248,6 +252,8 @@ pub enum Scope {
     Keys,
     /// Manage users and tokens (needs the admin role too).
     Admin,
+    /// Read and manage the breach register (needs the dpo or admin role too).
+    Incidents,
 }
 
 impl Scope {
@@ -258,6 +264,7 @@ impl Scope {
             Scope::Read => "read",
             Scope::Keys => "keys",
             Scope::Admin => "admin",
+            Scope::Incidents => "incidents",
         }
     }
     /// Parses a name.
@@ -267,11 +274,12 @@ impl Scope {
             "read" => Some(Scope::Read),
             "keys" => Some(Scope::Keys),
             "admin" => Some(Scope::Admin),
+            "incidents" => Some(Scope::Incidents),
             _ => None,
         }
     }
     /// All scopes.
-    pub const ALL: [Scope; 4] = [Scope::Send, Scope::Read, Scope::Keys, Scope::Admin];
+    pub const ALL: [Scope; 5] = [Scope::Send, Scope::Read, Scope::Keys, Scope::Admin, Scope::Incidents];
 }
 
 /// An authenticated caller.

@@ -24,6 +24,8 @@ pub struct SweepReport {
     pub blobs_deleted: u64,
     /// Notification mails sent.
     pub mails_sent: u32,
+    /// Breach-register reminders delivered.
+    pub reminders_sent: u32,
 }
 
 const BATCH: u32 = 200;
@@ -62,6 +64,7 @@ pub async fn sweep_once(svc: &Services, abandon_after_hours: u64) -> DomainResul
     limits::prune(svc).await?;
     super::access::prune(svc).await?;
     report.mails_sent = super::notify::deliver_due(svc).await?;
+    report.reminders_sent = super::incidents::deliver_reminders(svc).await?;
     super::transparency::tick(svc).await?;
     metrics::counter!("sealpost_sweeper_messages_ended_total").increment(report.ended);
     metrics::counter!("sealpost_sweeper_blobs_deleted_total").increment(report.blobs_deleted);

@@ -15,7 +15,7 @@ use super::problem::ApiError;
 use crate::clock::from_rfc3339;
 use crate::config::Secret;
 use crate::domain::messages::{self, ListScope, NewMessage, RecipientKind, RecipientSpec, RevokeRequest};
-use crate::domain::{Role, Scope, accounts, totp};
+use crate::domain::{Role, Scope, accounts, policy, totp};
 
 type ApiResult<T> = Result<T, ApiError>;
 
@@ -187,8 +187,9 @@ pub async fn create_token(
         .scopes
         .iter()
         .map(|s| {
-            Scope::parse(s)
-                .ok_or_else(|| ApiError::bad_request("invalid_scopes", "scopes are send, read, keys and admin"))
+            Scope::parse(s).ok_or_else(|| {
+                ApiError::bad_request("invalid_scopes", "scopes are send, read, keys, admin and incidents")
+            })
         })
         .collect::<ApiResult<Vec<_>>>()?;
     let (info, secret) = accounts::issue_token_as(
@@ -245,6 +246,8 @@ pub struct NewMessageBody {
     header_size: u64,
     payload_sizes: Vec<u64>,
     recipients: Vec<RecipientBody>,
+    #[serde(default)]
+    checks: Option<sealpost_guard::SendChecks>,
 }
 
 /// `POST /api/v1/messages`.
@@ -280,6 +283,7 @@ pub async fn create_message(
         header_size: body.header_size,
         payload_sizes: body.payload_sizes,
         recipients,
+        checks: body.checks,
     };
     let status = messages::create(&state.services, &who, new).await?;
     let location = format!("/api/v1/messages/{}", status.id);
@@ -599,6 +603,12 @@ pub struct RevokeBody {
     recipient: Option<String>,
     #[serde(default)]
     at: Option<String>,
+    /// Sent in error: also open an incident in the breach register.
+    #[serde(default)]
+    sent_in_error: bool,
+    /// The incident's facts (with `sent_in_error` only).
+    #[serde(default)]
+    incident: Option<sealpost_breach::FactsPatch>,
 }
 
 /// `POST /api/v1/messages/{id}/revoke`: whole message or one recipient, now or at a time.
@@ -614,9 +624,16 @@ pub async fn revoke(
             Some(from_rfc3339(t).ok_or_else(|| ApiError::bad_request("invalid_time", "at must be an RFC 3339 time"))?)
         }
     };
+    if body.incident.is_some() && !body.sent_in_error {
+        return Err(ApiError::bad_request(
+            "invalid_revoke",
+            "incident facts go with \"sent_in_error\": true",
+        ));
+    }
     let req = RevokeRequest {
         rid: body.recipient,
         at,
+        sent_in_error: body.sent_in_error.then_some(body.incident),
     };
     Ok(Json(messages::revoke(&state.services, &who, &id, req).await?).into_response())
 }
@@ -629,4 +646,18 @@ pub async fn events(
 ) -> ApiResult<Response> {
     let events = messages::events(&state.services, &who, &id).await?;
     Ok(Json(serde_json::json!({ "events": events })).into_response())
+}
+
+/// `GET /api/v1/policy`: the organisation's pre-send check policy (any member).
+pub async fn get_policy(State(state): State<AppState>, Authed(who): Authed) -> ApiResult<Json<policy::PolicyView>> {
+    Ok(Json(policy::get(&state.services, &who).await?))
+}
+
+/// `PUT /api/v1/policy`: replaces it (admin).
+pub async fn put_policy(
+    State(state): State<AppState>,
+    Authed(who): Authed,
+    ApiJson(body): ApiJson<serde_json::Value>,
+) -> ApiResult<Json<policy::PolicyView>> {
+    Ok(Json(policy::put(&state.services, &who, &body.to_string()).await?))
 }

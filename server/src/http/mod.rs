@@ -2,7 +2,9 @@
 
 pub mod access;
 pub mod api;
+pub mod dpo_page;
 pub mod extract;
+pub mod incidents;
 pub mod log;
 pub mod page;
 pub mod problem;
@@ -41,6 +43,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/openapi.json"),
     ("get", "/api/v1/me"),
     ("put", "/api/v1/me/keys"),
+    ("get", "/api/v1/policy"),
+    ("put", "/api/v1/policy"),
     ("get", "/api/v1/directory/{address}"),
     ("get", "/api/v1/users"),
     ("post", "/api/v1/users"),
@@ -73,6 +77,17 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/access/{access_id}/release"),
     ("get", "/api/v1/access/{access_id}/payloads/{index}"),
     ("get", "/api/v1/messages/{id}/receipt"),
+    ("get", "/api/v1/breach-settings"),
+    ("put", "/api/v1/breach-settings"),
+    ("get", "/api/v1/incidents"),
+    ("post", "/api/v1/incidents"),
+    ("get", "/api/v1/incidents/{id}"),
+    ("post", "/api/v1/incidents/{id}/updates"),
+    ("put", "/api/v1/incidents/{id}/awareness"),
+    ("post", "/api/v1/incidents/{id}/decision"),
+    ("post", "/api/v1/incidents/{id}/notifications"),
+    ("post", "/api/v1/incidents/{id}/close"),
+    ("get", "/api/v1/incidents/{id}/export"),
     ("get", "/api/v1/log"),
     ("get", "/api/v1/log/inclusion"),
     ("get", "/api/v1/log/consistency"),
@@ -137,6 +152,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/me", get(me))
         .route("/api/v1/me/keys", put(put_keys))
+        .route("/api/v1/policy", get(get_policy).put(put_policy))
         .route("/api/v1/directory/{address}", get(directory))
         .route("/api/v1/users", get(list_users).post(create_user))
         .route("/api/v1/tokens", get(list_tokens).post(create_token))
@@ -170,6 +186,18 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/access/{access_id}/release", post(access::release))
         .route("/api/v1/access/{access_id}/payloads/{index}", get(access::payload))
         .route("/api/v1/messages/{id}/receipt", get(log::receipt))
+        .route(
+            "/api/v1/breach-settings",
+            get(incidents::get_settings).put(incidents::put_settings),
+        )
+        .route("/api/v1/incidents", get(incidents::list).post(incidents::open))
+        .route("/api/v1/incidents/{id}", get(incidents::show))
+        .route("/api/v1/incidents/{id}/updates", post(incidents::update))
+        .route("/api/v1/incidents/{id}/awareness", put(incidents::awareness))
+        .route("/api/v1/incidents/{id}/decision", post(incidents::decide))
+        .route("/api/v1/incidents/{id}/notifications", post(incidents::notify))
+        .route("/api/v1/incidents/{id}/close", post(incidents::close))
+        .route("/api/v1/incidents/{id}/export", get(incidents::export))
         .route("/api/v1/log", get(log::info))
         .route("/api/v1/log/inclusion", get(log::inclusion))
         .route("/api/v1/log/consistency", get(log::consistency))
@@ -178,6 +206,7 @@ pub fn router(state: AppState) -> Router {
         .route("/.well-known/sealpost/log-key", get(log::log_key))
         .route("/r/{access_id}", get(access::link_page))
         .merge(page::static_routes())
+        .merge(dpo_page::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(json_limit))
