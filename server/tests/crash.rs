@@ -8,7 +8,6 @@ mod harness;
 #[path = "support/process.rs"]
 mod process;
 
-
 use harness::*;
 use process::*;
 use sealpost_crypto::b64;
