@@ -48,7 +48,7 @@ pub async fn services(config: &Config, clock: Arc<dyn Clock>) -> Result<Services
     if config.sms.provider == crate::sms::SmsProvider::Outbox {
         tracing::warn!(
             outbox = %config.sms.outbox_path(&storage.data_dir).display(),
-            "SMS codes are written to the development outbox and the log, not sent; set [sms] provider = \"twilio\" in production"
+            "SMS codes are written to the development outbox, not sent; set [sms] provider = \"twilio\" in production"
         );
     }
     let sms = crate::sms::build(&config.sms, &storage.data_dir)

@@ -8,9 +8,10 @@
 //! - [`TwilioSender`], a client of the Twilio Messages API (or anything compatible with it), with
 //!   retries and exponential backoff on network errors, 429 and 5xx.
 //!
-//! A message text carries a one-time code: it is never logged and never part of an error, except
-//! by the outbox provider, whose whole purpose is to show it to a developer. The provider's auth
-//! token is a [`Secret`] and is never logged either.
+//! A message text carries a one-time code: it is never logged and never part of an error. The
+//! outbox provider writes it to its file, whose whole purpose is to show it to a developer, and
+//! logs only that it did (neither the code nor the phone number: logs travel further than files).
+//! The provider's auth token is a [`Secret`] and is never logged either.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), sealpost_server::sms::SmsError> {
@@ -251,8 +252,6 @@ impl OutboxSender {
 
         let sequence = self.sequence.fetch_add(1, Ordering::Relaxed) + 1;
         tracing::info!(
-            to = %entry.to,
-            text = %entry.text,
             outbox = %self.path.display(),
             "SMS written to the development outbox"
         );
