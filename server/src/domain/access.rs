@@ -759,12 +759,14 @@ pub async fn keyblob(svc: &Services, access_id: &str, session: Option<&str>) -> 
 /// Releases this recipient's server share: the act that counts as "opened".
 pub async fn release(svc: &Services, access_id: &str, session: Option<&str>) -> DomainResult<Released> {
     let row = authorised(svc, access_id, session).await?;
+    messages::ciphertext_available(svc, &row.message_id).await?;
     let detail = serde_json::json!({ "method": row.verification, "access_id": row.access_id });
     match messages::release_share(svc, &row.message_id, &row.rid, detail).await {
         Ok((share, releases, entry)) => {
             // The entry committed with the release; sequence it and prove it before the share
             // leaves: no proof, no share.
             let log = super::transparency::release_proof(svc, entry).await?;
+            crate::failpoint::hit("release-after-proof");
             Ok(Released {
                 share: b64::encode(share.as_ref()),
                 releases,

@@ -241,6 +241,28 @@ pub fn payload_key(id: &str, idx: u32) -> DomainResult<BlobKey> {
     BlobKey::new(format!("m/{id}/p/{idx}")).map_err(|_| DomainError::NotFound)
 }
 
+/// Fails closed unless the store holds the header and every payload of a message at their sealed
+/// sizes: a key share is worth nothing without its ciphertext, and releasing one while the store
+/// fails would count an open (and log a release) that the recipient cannot use (I7 in
+/// docs/reliability.md). One metadata request per object; no bytes are read.
+pub async fn ciphertext_available(svc: &Services, id: &str) -> DomainResult<()> {
+    let m = q::message(svc.db.pool(), id).await?.ok_or(DomainError::NotFound)?;
+    if svc.blobs.size(&header_key(id)?).await? != m.header_size {
+        tracing::error!("a sealed header's stored size differs from its declared size");
+        return Err(DomainError::Unavailable);
+    }
+    for p in q::payloads(svc.db.pool(), id).await? {
+        if svc.blobs.size(&payload_key(id, p.idx)?).await? != p.size {
+            tracing::error!(
+                payload = p.idx,
+                "a sealed payload's stored size differs from its declared size"
+            );
+            return Err(DomainError::Unavailable);
+        }
+    }
+    Ok(())
+}
+
 /// A SHA-256 in the form `Content-Digest` uses: standard base64 with padding (RFC 9530).
 fn digest_text(digest: &[u8]) -> String {
     use base64::Engine as _;
@@ -1164,7 +1186,9 @@ pub async fn revoke(svc: &Services, who: &Principal, id: &str, req: RevokeReques
         ),
         None => None,
     };
+    crate::failpoint::hit("revoke-before-commit");
     tx.commit().await.map_err(DbError::from)?;
+    crate::failpoint::hit("revoke-after-commit");
     let mut status = status_of(svc, id, true).await?;
     status.incident_id = incident;
     Ok(status)
@@ -1415,6 +1439,8 @@ pub async fn release_share(
         detail: Some(detail.to_string()),
     };
     let entry = ops::record(&mut tx, now, &event).await?;
+    crate::failpoint::hit("release-before-commit");
     tx.commit().await.map_err(DbError::from)?;
+    crate::failpoint::hit("release-after-commit");
     Ok((share, releases, entry))
 }
