@@ -88,7 +88,8 @@ pub fn normalize_address(text: &str) -> DomainResult<String> {
     let ok = a.len() <= 254
         && a.split('@').count() == 2
         && a.split('@').all(|p| !p.is_empty())
-        && a.chars().all(|c| !c.is_whitespace() && !c.is_control())
+        && a.chars()
+            .all(|c| !c.is_whitespace() && !c.is_control() && !is_invisible_format(c))
         && a.rsplit('@')
             .next()
             .is_some_and(|d| d.contains('.') || d == "localhost");
@@ -564,4 +565,20 @@ pub async fn lookup_keys(svc: &Services, who: &Principal, address: &str) -> Doma
         }),
         _ => Err(DomainError::NotFound),
     }
+}
+
+/// Invisible formatting characters (soft hyphen, bidi marks and overrides, zero-width characters,
+/// word joiners, BOM): an address holding one displays like another address.
+fn is_invisible_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{061C}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206F}'
+            | '\u{FEFF}'
+    )
 }

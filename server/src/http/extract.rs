@@ -112,10 +112,57 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                 ApiError::bad_request("invalid_body", "The request body could not be read.")
             }
         })?;
-        let value = serde_json::from_slice(&bytes)
-            .map_err(|e| ApiError::bad_request("invalid_json", format!("The JSON body is not valid: {e}")))?;
+        let value =
+            serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request("invalid_json", json_error_detail(&e)))?;
         Ok(ApiJson(value))
     }
+}
+
+/// A JSON error for the caller: serde's message without the server's Rust type names
+/// (`expected struct NewMessageBody`, `expected u64`), which say nothing to a client and
+/// describe the server's internals.
+fn json_error_detail(e: &serde_json::Error) -> String {
+    let message = e.to_string();
+    let message = message.rfind(" at line ").map_or(message.as_str(), |at| &message[..at]);
+    let mut words = Vec::new();
+    let mut tokens = message.split(' ').peekable();
+    while let Some(token) = tokens.next() {
+        let word = token.trim_end_matches([',', '.', ';']);
+        let tail = &token[word.len()..];
+        let plain = match word {
+            "struct" | "enum" | "tuple" | "unit" => {
+                // The Rust name that follows (and "struct" after "tuple"/"unit").
+                while tokens.peek().is_some_and(|t| *t == "struct") {
+                    tokens.next();
+                }
+                let name = tokens.next().unwrap_or("");
+                let name_tail = &name[name.trim_end_matches([',', '.', ';']).len()..];
+                words.push(format!(
+                    "{}{name_tail}",
+                    if word == "enum" {
+                        "one of the allowed values"
+                    } else {
+                        "a JSON object"
+                    }
+                ));
+                continue;
+            }
+            "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => "a non-negative integer",
+            "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => "an integer",
+            "f32" | "f64" => "a number",
+            _ => {
+                words.push(token.to_owned());
+                continue;
+            }
+        };
+        words.push(format!("{plain}{tail}"));
+    }
+    format!(
+        "The JSON body is not valid: {} (line {}, column {}).",
+        words.join(" "),
+        e.line(),
+        e.column()
+    )
 }
 
 /// Path parameters; a parameter that does not parse (a non-numeric index, say) is simply a
@@ -166,5 +213,42 @@ impl FromRequestParts<AppState> for Recipient {
             limits::per_ip(&state.services, client_ip(parts)).await?;
         }
         Ok(Recipient { session })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::json_error_detail;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        size: u64,
+        count: i32,
+    }
+
+    fn detail(text: &str) -> String {
+        json_error_detail(&serde_json::from_str::<Body>(text).unwrap_err())
+    }
+
+    #[test]
+    fn json_errors_name_no_rust_types() {
+        let shape = detail("\"a string\"");
+        assert_eq!(
+            shape,
+            "The JSON body is not valid: invalid type: string \"a string\", expected a JSON object (line 1, column 10)."
+        );
+        let wrong = detail("{\"size\": \"ten\"}");
+        assert!(wrong.contains("expected a non-negative integer"), "{wrong}");
+        let negative = detail("{\"size\": 1, \"count\": 1.5}");
+        assert!(negative.contains("expected an integer"), "{negative}");
+        let unknown = detail("{\"state\": 1}");
+        assert!(unknown.contains("unknown field `state`"), "{unknown}");
+        for d in [shape, wrong, negative, unknown] {
+            for leak in ["struct", "Body", "u64", "i32", " at line "] {
+                assert!(!d.contains(leak), "{leak} in {d}");
+            }
+        }
     }
 }
