@@ -22,10 +22,11 @@ pub mod exit {
     pub const UNREACHABLE: u8 = 4;
     /// The API token was rejected, or it does not allow the operation.
     pub const AUTH: u8 = 5;
-    /// No such message, link or address (or not yours to see).
+    /// No such message, link or address (or not yours to see); also a link whose message was
+    /// revoked or has expired, which the server answers exactly like an unknown link.
     pub const NOT_FOUND: u8 = 6;
-    /// The message or recipient cannot be opened or changed any more: revoked, expired,
-    /// locked, open limit reached.
+    /// The message or recipient cannot be changed or opened any more: revoked or expired (the
+    /// sender's calls), locked, open limit reached.
     pub const GONE: u8 = 7;
     /// A quota or rate limit was reached.
     pub const LIMIT: u8 = 8;
@@ -130,9 +131,8 @@ fn problem_sentence(p: &Problem) -> String {
             Some(n) => format!("{detail} ({n} attempts left)"),
             None => detail.to_owned(),
         },
+        (404, "unknown_link") => "this link cannot be opened: it is incomplete, or the message was withdrawn by its sender or has expired (the server does not say which); check the link, otherwise ask the sender".into(),
         (404, _) => format!("not found: {detail}"),
-        (410, "revoked") => "the message has been revoked; it can no longer be opened".into(),
-        (410, "expired") => "the message has expired; it can no longer be opened".into(),
         (410, "open_limit") => "the message has been opened as many times as its sender allowed".into(),
         (410, _) => format!("the message can no longer be changed or opened: {detail}"),
         (423, _) => "the recipient is locked after too many wrong entries; the sender can unlock it".into(),

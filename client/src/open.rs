@@ -3,8 +3,9 @@
 //!
 //! # How an opening runs
 //!
-//! 1. **The link's information** (`GET /api/v1/access/{id}`, no side effect): a link that is
-//!    revoked, expired, locked or unavailable stops here, before any code is sent. So do local
+//! 1. **The link's information** (`GET /api/v1/access/{id}`, no side effect): a link that has
+//!    ended (revoked, expired, deleted: the server answers 404 `unknown_link`, as for a link
+//!    that never existed) or is locked stops here, before any code is sent. So do local
 //!    problems: a guest's link without its key (the part after `#`), a log key that does not
 //!    parse, an output folder that cannot be written.
 //! 2. **Verification.** A guest gets an SMS code and types it ([`Prompt::sms_code`]); a wrong
@@ -545,14 +546,7 @@ pub async fn open(target: &Target, prompt: &dyn Prompt, options: &OpenOptions) -
 fn check_state(info: &LinkInfo) -> Result<()> {
     let (status, code, detail) = match info.state.as_str() {
         "active" => return Ok(()),
-        "revoked" => (410, "revoked", "The sender revoked this message."),
-        "expired" => (410, "expired", "This message has expired."),
         "locked" => (423, "locked", "This link is locked after too many wrong entries."),
-        "unavailable" => (
-            410,
-            "unavailable",
-            "it is not available (never sealed, deleted, or its key is gone)",
-        ),
         other => {
             return Err(Error::Protocol {
                 what: "the link information".into(),

@@ -220,10 +220,11 @@ async fn a_mistaken_send_revoked_before_opening_has_a_receipt_saying_never_opene
     assert!(run.stdout.contains("never released"), "{run}");
     let run = alice.ok(&["verify", "r.json"]).await;
     assert!(run.stdout.contains("never released"), "{run}");
-    // The link is dead.
+    // The link is dead, and says no more than an unknown link would (exit 6, not found).
     let link = server.reachable(sent["recipients"][0]["link"].as_str().expect("link"));
     let run = alice.run(&["open", &link]).await;
-    assert_eq!(run.code, 7, "{run}");
+    assert_eq!(run.code, 6, "{run}");
+    assert!(run.stderr.contains("this link cannot be opened"), "{run}");
     assert!(server.sms().is_empty(), "no code is sent for a revoked message");
     server.stop().await;
 }

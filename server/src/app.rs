@@ -20,6 +20,41 @@ pub struct StartError(pub String);
 /// Most parts held in memory at once (each up to `part_size`).
 const PARTS_IN_FLIGHT: usize = 16;
 
+/// The embedded setup creates its SQLite file on first start. If the file is gone while the
+/// blob directory beside it still holds ciphertext, this is not a first start but a lost
+/// database: starting on an empty one would answer every existing message as unknown and hand
+/// out fresh ids next to orphaned data. Refuse, and say what to do.
+fn refuse_lost_database(config: &Config) -> Result<(), StartError> {
+    let storage = &config.storage;
+    if storage.database_url.is_some() || storage.blob_url.is_some() {
+        return Ok(());
+    }
+    let file = storage.data_dir.join("sealpost.db");
+    let blobs = storage.data_dir.join("blobs");
+    if file.exists() || !holds_a_file(&blobs) {
+        return Ok(());
+    }
+    Err(StartError(format!(
+        "the database file {} is missing, but {} holds stored messages: refusing to start on an \
+         empty database beside them. Restore the database file from your backup (docs/operations.md, \
+         Backups and restore), or move the data directory away to start afresh",
+        file.display(),
+        blobs.display()
+    )))
+}
+
+/// Whether `dir` (recursively) contains at least one regular file.
+fn holds_a_file(dir: &std::path::Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    entries.flatten().any(|e| match e.file_type() {
+        Ok(t) if t.is_file() => true,
+        Ok(t) if t.is_dir() => holds_a_file(&e.path()),
+        _ => false,
+    })
+}
+
 /// Opens the database (and migrates it), the blob store and the key-encryption key.
 pub async fn services(config: &Config, clock: Arc<dyn Clock>) -> Result<Services, StartError> {
     let storage = &config.storage;
@@ -29,6 +64,7 @@ pub async fn services(config: &Config, clock: Arc<dyn Clock>) -> Result<Services
             storage.data_dir.display()
         ))
     })?;
+    refuse_lost_database(config)?;
     let db = Db::connect(&config.database_url(), storage.database_max_connections)
         .await
         .map_err(|e| StartError(format!("cannot open the database: {e}")))?;

@@ -264,10 +264,14 @@ async fn status(base: &str, token: &str, id: &str) -> Value {
     a.body
 }
 
+/// The link's state, or `unknown_link` for a link that has ended (answered like an unknown id).
 async fn link_state(base: &str, m: &Sent) -> String {
     let a = get(base, &format!("/api/v1/access/{}", m.access_id), None).await;
-    assert_eq!(a.status, 200, "{}", a.body);
-    a.body["state"].as_str().unwrap().to_owned()
+    match a.status {
+        200 => a.body["state"].as_str().unwrap().to_owned(),
+        404 => a.body["code"].as_str().unwrap().to_owned(),
+        _ => panic!("link info: {} {}", a.status, a.body),
+    }
 }
 
 async fn log_key(base: &str) -> VerifierKey {
@@ -477,10 +481,10 @@ async fn killed_mid_revoke_never_releases_after_the_revoke() {
         drop(server);
         let server = start(&storage, "");
         assert_eq!(status(&server.base, &alice.token, &m1.id).await["state"], "revoked");
-        assert_eq!(link_state(&server.base, &m1).await, "revoked");
+        assert_eq!(link_state(&server.base, &m1).await, "unknown_link");
         let a = release(&server.base, &m1, &s1).await.unwrap();
         assert!(
-            matches!(a.status, 401 | 410),
+            matches!(a.status, 401 | 404),
             "released after a committed revoke: {}",
             a.body
         );
@@ -507,7 +511,7 @@ async fn killed_mid_revoke_never_releases_after_the_revoke() {
             assert_eq!(status(&server.base, &alice.token, &m2.id).await["state"], "revoked");
             let a = release(&server.base, &m2, &s2).await.unwrap();
             assert!(
-                matches!(a.status, 401 | 410),
+                matches!(a.status, 401 | 404),
                 "released after an acknowledged revoke: {}",
                 a.body
             );
@@ -920,7 +924,9 @@ async fn ask_while_down(base: &str, storage: &Storage, alice: &Sender, m: &Sent,
 /// a SQLite database path that cannot be opened at start. Would catch: a 404/410 or a share
 /// while the database is gone (a guess), internals in the problem, a readiness probe that
 /// stays green, a refused revoke that took effect anyway, a server that does not recover by
-/// itself, and a server that starts on a database it cannot open.
+/// itself, a server that starts on a database it cannot open or that does not make commits
+/// durable (PostgreSQL `synchronous_commit = off`), and one that starts on a new
+/// empty SQLite file when its database file is lost but the blobs beside it remain.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_database_is_refused_not_guessed() {
     for backend in backends().await {
@@ -961,6 +967,21 @@ async fn an_unreachable_database_is_refused_not_guessed() {
                 drop(server);
                 drop(proxy);
                 storage.database_url = direct;
+
+                // A database that would not make commits durable: the server refuses to start
+                // (an acknowledged send must survive a crash of the database host).
+                use sqlx::{Connection, Executor};
+                let mut admin = sqlx::PgConnection::connect(&storage.database_url).await.unwrap();
+                let name: String = sqlx::query_scalar("SELECT current_database()")
+                    .fetch_one(&mut admin)
+                    .await
+                    .unwrap();
+                let set = |v: &str| format!("ALTER DATABASE \"{name}\" SET synchronous_commit = {v}");
+                admin.execute(sqlx::AssertSqlSafe(set("off"))).await.unwrap();
+                let stderr = tokio::task::block_in_place(|| assert_refuses_to_start(&storage));
+                assert!(stderr.contains("synchronous_commit is off"), "{stderr}");
+                admin.execute(sqlx::AssertSqlSafe(set("DEFAULT"))).await.unwrap();
+                admin.close().await.unwrap();
             }
             Backend::Sqlite => {
                 // Another process holds the write lock longer than the busy timeout (15 s).
@@ -987,6 +1008,16 @@ async fn an_unreachable_database_is_refused_not_guessed() {
                 std::fs::create_dir(&db).unwrap();
                 tokio::task::block_in_place(|| assert_refuses_to_start(&storage));
                 std::fs::remove_dir(&db).unwrap();
+
+                // The database file is lost while the blobs beside it remain (embedded
+                // defaults: no explicit URL): not a first start, so the server refuses rather
+                // than starting on an empty database next to stored messages.
+                let mut defaults = command(&storage);
+                defaults.env_remove("SEALPOST_STORAGE_DATABASE_URL");
+                let stderr = tokio::task::block_in_place(|| assert_command_refuses(defaults));
+                assert!(stderr.contains("is missing"), "{stderr}");
+                assert!(!db.exists(), "a database file was created beside the blobs");
+
                 std::fs::rename(&aside, &db).unwrap();
                 let server = start(&storage, "");
                 let kinds = event_kinds(&server.base, &alice.token, &m.id).await;
@@ -999,8 +1030,13 @@ async fn an_unreachable_database_is_refused_not_guessed() {
 }
 
 /// The server must exit with an error, never start listening.
-fn assert_refuses_to_start(storage: &Storage) {
-    let mut child = command(storage)
+fn assert_refuses_to_start(storage: &Storage) -> String {
+    assert_command_refuses(command(storage))
+}
+
+/// Runs `serve` with `cmd` and expects it to exit non-zero without listening; its stderr.
+fn assert_command_refuses(mut cmd: std::process::Command) -> String {
+    let mut child = cmd
         .arg("serve")
         .stderr(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
@@ -1022,4 +1058,5 @@ fn assert_refuses_to_start(storage: &Storage) {
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
     assert!(!status.success(), "{stderr}");
     assert!(!stderr.contains("listening on"), "{stderr}");
+    stderr
 }

@@ -1003,7 +1003,9 @@ fn median(mut v: Vec<Duration>) -> Duration {
 }
 
 /// What it catches: a link page that differs for unknown, expired, revoked and live links;
-/// a malformed id answered differently from an unknown one; a foreign message id whose answer
+/// a malformed id answered differently from an unknown one; an expired or revoked link whose
+/// answer on any recipient call (with or without a session) differs from an unknown id's by
+/// status or a single byte; a foreign message id whose answer
 /// depends on the message's state; and a lookup whose latency gives the state away (e.g. a
 /// slow path only for known ids).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1050,6 +1052,19 @@ async fn unknown_expired_and_revoked_links() {
                 assert_eq!(a.header(h), base.header(h), "{h}");
             }
         }
+        // Only the live link's fetch is logged: a write for ended links would slow their page.
+        for (link, logged) in [(&expired, 0), (&revoked, 0), (&live, 1)] {
+            let ev = api(
+                &server,
+                &alice,
+                Method::GET,
+                &format!("/api/v1/messages/{}/events", link.built.id()),
+                None,
+            )
+            .await;
+            let kinds = ev.text().matches("\"link.fetched\"").count();
+            assert_eq!(kinds, logged, "{}", ev.text());
+        }
 
         // (b) Malformed ids are unknown ids, byte for byte, on every recipient endpoint.
         let sms_before = outbox(&server).len();
@@ -1095,25 +1110,49 @@ async fn unknown_expired_and_revoked_links() {
         // No text message went out for any of those ids.
         assert_eq!(outbox(&server).len(), sms_before, "a code was sent for an unknown id");
 
-        // (b2) Without a valid session, a known link's state does not show on the session
-        // calls: expired, revoked and live links answer alike.
-        for suffix in ["/envelope", "/keyblob", "/payloads/1"] {
-            let mut answers = Vec::new();
-            for id in [&expired.access_id, &revoked.access_id, &live.access_id] {
-                for session in [None, Some("spa_not_a_session")] {
-                    let a = access(
-                        &server,
-                        Method::GET,
-                        &format!("/api/v1/access/{id}{suffix}"),
-                        session,
-                        None,
-                    )
-                    .await;
-                    assert_problem(&a);
-                    answers.push((a.status, a.body));
+        // (b2) An ended link is an unknown link: expired and revoked links answer every
+        // recipient call, with or without a session, with the unknown id's status and bytes.
+        // Only a live link differs (it works: its session calls want a session).
+        for (method, suffix) in endpoints.iter().cloned().chain([(Method::GET, "/payloads/1")]) {
+            for session in [None, Some("spa_not_a_session")] {
+                let path = |id: &str| format!("/api/v1/access/{id}{suffix}");
+                let base = access(&server, method.clone(), &path(&unknown), session, body_of(suffix)).await;
+                assert_eq!(base.status, 404, "{suffix}");
+                assert_eq!(base.json()["code"], "unknown_link", "{suffix}");
+                for (class, id, _) in &classes[1..] {
+                    let a = access(&server, method.clone(), &path(id), session, body_of(suffix)).await;
+                    assert_eq!(
+                        (a.status, &a.body),
+                        (base.status, &base.body),
+                        "{class}{suffix} (session {session:?}): {}",
+                        a.text()
+                    );
                 }
             }
-            assert!(answers.iter().all(|a| *a == answers[0]), "{suffix}");
+        }
+        for suffix in ["/envelope", "/keyblob", "/payloads/1"] {
+            let a = access(
+                &server,
+                Method::GET,
+                &format!("/api/v1/access/{}{suffix}", live.access_id),
+                None,
+                None,
+            )
+            .await;
+            assert_eq!(a.status, 401, "live{suffix}: {}", a.text());
+        }
+        // Still no text message, and the sender's view keeps the truth.
+        assert_eq!(outbox(&server).len(), sms_before, "a code was sent for an ended link");
+        for (class, _, message) in &classes[1..] {
+            let st = api(
+                &server,
+                &alice,
+                Method::GET,
+                &format!("/api/v1/messages/{message}"),
+                None,
+            )
+            .await;
+            assert_eq!(st.json()["state"], *class, "{}", st.text());
         }
 
         // (c) Another organisation's expired or revoked message is an unknown message.

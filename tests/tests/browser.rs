@@ -479,7 +479,8 @@ async fn a_release_without_a_valid_log_proof_is_refused() {
     server.stop().await;
 }
 
-/// (c) A revoked link shows `revoked`; an access id nobody was given shows `unknown`.
+/// (c) A revoked link and an access id nobody was given show the same `unknown` page: the
+/// server answers an ended link exactly like an unknown one (docs/api.md, Indistinguishability).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoked_and_unknown_links_say_so() {
     let server = Server::start(|_| {}).await;
@@ -488,7 +489,7 @@ async fn revoked_and_unknown_links_say_so() {
     let unknown = sealpost_crypto::b64::encode_url(&random_bytes(16));
     with_browser("revoked_and_unknown_links_say_so", async |b| {
         b.goto(&sent.page_url_with_secret(&server)).await;
-        b.wait_for_state("revoked", STATE_TIMEOUT).await;
+        b.wait_for_state("unknown", STATE_TIMEOUT).await;
         b.assert_no_csp_violations().await;
 
         b.goto(&format!(

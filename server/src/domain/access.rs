@@ -44,7 +44,7 @@ pub struct LinkInfo {
     pub message_id: String,
     /// The recipient id.
     pub rid: String,
-    /// `active`, `revoked`, `expired`, `locked` or `unavailable`.
+    /// `active` or `locked`: a link that has ended is answered as unknown.
     pub state: &'static str,
     /// `sms` or `totp`.
     pub verification: String,
@@ -171,14 +171,24 @@ fn link_state(row: &AccessRow, now: i64) -> &'static str {
     "active"
 }
 
-/// Fails unless the link can still be verified and opened.
+/// Fails unless the link can still be verified and opened. A link that has ended (revoked,
+/// expired, deleted, never sealed) answers exactly like a link that never existed: whoever
+/// holds an access id learns nothing from it once it has ended (docs/api.md,
+/// "Indistinguishability").
 fn require_open(row: &AccessRow, now: i64) -> DomainResult<()> {
     match link_state(row, now) {
         "active" => Ok(()),
         "locked" => Err(DomainError::Locked),
-        "revoked" => Err(DomainError::Gone("revoked")),
-        "expired" => Err(DomainError::Gone("expired")),
-        _ => Err(DomainError::Gone("unavailable")),
+        _ => Err(DomainError::NotFound),
+    }
+}
+
+/// Like [`require_open`], but a locked link is still shown (as `locked`): the recipient needs
+/// to learn that the sender must act.
+fn require_open_or_locked(row: &AccessRow, now: i64) -> DomainResult<()> {
+    match require_open(row, now) {
+        Err(DomainError::Locked) => Ok(()),
+        other => other,
     }
 }
 
@@ -248,6 +258,7 @@ fn event<'a>(row: &'a AccessRow, actor: &'a str, kind: &'a str, detail: &serde_j
 pub async fn info(svc: &Services, access_id: &str) -> DomainResult<LinkInfo> {
     let row = load(svc, access_id).await?;
     let now = svc.clock.now_ms();
+    require_open_or_locked(&row, now)?;
     Ok(LinkInfo {
         state: link_state(&row, now),
         phone_hint: row.phone.as_deref().map(phone_hint),
@@ -262,10 +273,15 @@ pub async fn info(svc: &Services, access_id: &str) -> DomainResult<LinkInfo> {
 }
 
 /// Logs that the link's page was fetched (a GET or HEAD: a person, or a mail scanner). It
-/// changes nothing else; failures are logged and ignored, the page is served regardless.
+/// changes nothing else; failures are logged and ignored, the page is served regardless. A
+/// link that has ended is not logged: the write would make its page measurably slower than an
+/// unknown id's, and so tell the two apart.
 pub async fn link_fetched(svc: &Services, access_id: &str, method: &str) {
     let Ok(row) = load(svc, access_id).await else { return };
     let now = svc.clock.now_ms();
+    if require_open_or_locked(&row, now).is_err() {
+        return;
+    }
     let result = record_alone(svc, now, &row, "link.fetched", serde_json::json!({ "method": method })).await;
     if let Err(e) = result {
         tracing::warn!(error = %e, "could not log a link fetch");
@@ -573,9 +589,7 @@ async fn verify_totp(
         _ => return Err(DomainError::Unauthenticated),
     }
     let user_id = row.user_id.as_deref().ok_or(DomainError::Unavailable)?;
-    let t = q::totp(svc.db.pool(), user_id)
-        .await?
-        .ok_or(DomainError::Gone("unavailable"))?;
+    let t = q::totp(svc.db.pool(), user_id).await?.ok_or(DomainError::NotFound)?;
     let Some(wrapped) = t.secret else {
         return Err(DomainError::conflict(
             "totp_not_enrolled",
@@ -637,14 +651,12 @@ pub async fn prelogin(svc: &Services, access_id: &str) -> DomainResult<serde_jso
     let row = load(svc, access_id).await?;
     require_open(&row, svc.clock.now_ms())?;
     let user = registered_user(&row)?;
-    let t = q::totp(svc.db.pool(), user)
-        .await?
-        .ok_or(DomainError::Gone("unavailable"))?;
+    let t = q::totp(svc.db.pool(), user).await?.ok_or(DomainError::NotFound)?;
     let blob: serde_json::Value = t
         .keyblob
         .as_deref()
         .and_then(|b| serde_json::from_str(b).ok())
-        .ok_or(DomainError::Gone("unavailable"))?;
+        .ok_or(DomainError::NotFound)?;
     let kdf = blob.get("kdf").cloned().ok_or(DomainError::Unavailable)?;
     Ok(serde_json::json!({ "kdf": kdf }))
 }
@@ -659,9 +671,7 @@ pub async fn login(svc: &Services, access_id: &str, login_key_b64: &str) -> Doma
         b64::decode_array::<32>(login_key_b64.trim())
             .map_err(|_| DomainError::invalid("invalid_login_key", "login_key must be standard base64 of 32 bytes"))?,
     );
-    let t = q::totp(svc.db.pool(), &user)
-        .await?
-        .ok_or(DomainError::Gone("unavailable"))?;
+    let t = q::totp(svc.db.pool(), &user).await?.ok_or(DomainError::NotFound)?;
     if t.secret.is_none() {
         return Err(DomainError::conflict(
             "totp_not_enrolled",
@@ -692,6 +702,9 @@ pub async fn login(svc: &Services, access_id: &str, login_key_b64: &str) -> Doma
 async fn authorised(svc: &Services, access_id: &str, session: Option<&str>) -> DomainResult<AccessRow> {
     let row = load(svc, access_id).await?;
     let now = svc.clock.now_ms();
+    // An ended link answers as unknown whatever the caller sends, so that a session call
+    // cannot tell an ended link from one that never existed.
+    require_open_or_locked(&row, now)?;
     let token = session.ok_or(DomainError::Unauthenticated)?;
     let hash = session_hash(token);
     match q::session(svc.db.pool(), &hash, now).await? {
@@ -709,10 +722,8 @@ async fn authorised(svc: &Services, access_id: &str, session: Option<&str>) -> D
 pub async fn envelope(svc: &Services, access_id: &str, session: Option<&str>) -> DomainResult<EnvelopeInfo> {
     let row = authorised(svc, access_id, session).await?;
     let pool = svc.db.pool();
-    let m = mq::message(pool, &row.message_id)
-        .await?
-        .ok_or(DomainError::Gone("unavailable"))?;
-    let seal = m.seal.clone().ok_or(DomainError::Gone("unavailable"))?;
+    let m = mq::message(pool, &row.message_id).await?.ok_or(DomainError::NotFound)?;
+    let seal = m.seal.clone().ok_or(DomainError::NotFound)?;
     let sender = users::user_by_id(pool, &row.sender_id)
         .await?
         .ok_or(DomainError::Unavailable)?;
@@ -747,13 +758,11 @@ pub async fn envelope(svc: &Services, access_id: &str, session: Option<&str>) ->
 pub async fn keyblob(svc: &Services, access_id: &str, session: Option<&str>) -> DomainResult<serde_json::Value> {
     let row = authorised(svc, access_id, session).await?;
     let user = registered_user(&row)?;
-    let t = q::totp(svc.db.pool(), user)
-        .await?
-        .ok_or(DomainError::Gone("unavailable"))?;
+    let t = q::totp(svc.db.pool(), user).await?.ok_or(DomainError::NotFound)?;
     t.keyblob
         .as_deref()
         .and_then(|b| serde_json::from_str(b).ok())
-        .ok_or(DomainError::Gone("unavailable"))
+        .ok_or(DomainError::NotFound)
 }
 
 /// Releases this recipient's server share: the act that counts as "opened".
@@ -781,7 +790,7 @@ pub async fn release(svc: &Services, access_id: &str, session: Option<&str>) -> 
             if fresh.max_opens.is_some_and(|max| fresh.releases >= u64::from(max)) {
                 return Err(DomainError::Gone("open_limit"));
             }
-            Err(DomainError::Gone("unavailable"))
+            Err(DomainError::NotFound)
         }
         Err(other) => Err(other),
     }

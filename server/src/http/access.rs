@@ -17,15 +17,16 @@ use crate::domain::{DomainError, access};
 
 type ApiResult<T> = Result<T, ApiError>;
 
-/// Maps a domain failure of a recipient call: an unknown link and a missing session get
-/// recipient-worded answers.
+/// Maps a domain failure of a recipient call: an unknown or ended link and a missing session
+/// get recipient-worded answers. One wording for every link that cannot be opened, so that the
+/// answer does not tell an ended link from one that never existed.
 fn problem(e: DomainError) -> ApiError {
     match e {
         DomainError::NotFound => ApiError::new(
             StatusCode::NOT_FOUND,
             "unknown_link",
             "Unknown link",
-            "This link is not known here. Check that it was copied completely.",
+            "This link cannot be opened: it is not known here, or its message was withdrawn or has expired. Check that it was copied completely; otherwise ask the sender.",
         ),
         DomainError::Unauthenticated => ApiError::new(
             StatusCode::UNAUTHORIZED,

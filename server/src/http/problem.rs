@@ -134,8 +134,6 @@ impl From<DomainError> for ApiError {
                 state,
                 "Gone",
                 match state {
-                    "revoked" => "The sender has withdrawn this message; it can no longer be opened.",
-                    "expired" => "This message has expired; it can no longer be opened.",
                     "open_limit" => "This message has been opened as many times as its sender allowed.",
                     _ => "This message can no longer be opened.",
                 },

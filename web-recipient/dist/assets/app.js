@@ -92,22 +92,17 @@
     'wrong-code': 'verify',
     opened: 'opened',
     locked: 'ended',
-    revoked: 'ended',
-    expired: 'ended',
     unknown: 'ended',
     error: 'ended',
   };
 
   const ENDED = {
-    unknown: ['This link does not work',
-      'Check that you opened the whole link from the message you received. If it still does not ' +
-      'work, ask the sender to send the message again.'],
-    revoked: ['This message was withdrawn',
-      'The sender withdrew this message, so nobody can open it any more. If you were expecting ' +
-      'it, contact the sender.'],
-    expired: ['This message has expired',
-      'Messages can be opened only for a limited time, and this one can no longer be opened. ' +
-      'Ask the sender to send it again if you still need it.'],
+    // The server answers a withdrawn, expired or deleted message exactly like a link that never
+    // existed (docs/api.md, Indistinguishability), so the page cannot and does not say which.
+    unknown: ['This link cannot be opened',
+      'The sender may have withdrawn the message, it may have expired, or the link may be ' +
+      'incomplete. Check that you opened the whole link from the message you received; ' +
+      'otherwise ask the sender to send the message again.'],
     locked: ['This message is locked',
       'Too many wrong codes were entered, so the message was locked to protect it. The sender ' +
       'can see this; ask them to send it again.'],
@@ -288,14 +283,8 @@
       switch (err.code) {
         case 'unknown_link':
           return showEnded('unknown');
-        case 'revoked':
-          return showEnded('revoked');
-        case 'expired':
-          return showEnded('expired');
         case 'locked':
           return showEnded('locked');
-        case 'unavailable':
-          return showEnded('error', 'This message is no longer available. Contact the sender if you still need it.');
         case 'open_limit':
           return showEnded('error', 'This message has been opened as many times as the sender allowed.');
         case 'wrong_code':
@@ -368,9 +357,8 @@
   async function recheckLink() {
     try {
       const info = await api('GET', '');
-      const kind = { revoked: 'revoked', expired: 'expired', locked: 'locked' }[info.state];
-      if (kind) {
-        showEnded(kind);
+      if (info.state === 'locked') {
+        showEnded('locked');
       }
     } catch (err) {
       if (err instanceof ApiProblem && err.code === 'unknown_link') {
@@ -839,8 +827,8 @@
       if (err.code === 'unauthenticated' || err.status === 401) {
         return `Your session has ended, so ${name} was not saved. Reload the page and verify again to save it.`;
       }
-      if (err.code === 'revoked' || err.code === 'expired') {
-        return `The message is no longer available (${err.code}), so ${name} was not saved.`;
+      if (err.code === 'unknown_link') {
+        return `The message can no longer be opened (withdrawn or expired), so ${name} was not saved.`;
       }
       return `${name} was not saved: ${err.message}`;
     }
@@ -917,9 +905,8 @@
     // log key independently of the server.
     page.logKey = typeof info.log_key === 'string' ? info.log_key : null;
     if (info.state !== 'active') {
-      const kind = { revoked: 'revoked', expired: 'expired', locked: 'locked' }[info.state];
-      if (kind) {
-        showEnded(kind);
+      if (info.state === 'locked') {
+        showEnded('locked');
       } else {
         showEnded('error', 'This message is not available. Contact the sender if you still need it.');
       }
