@@ -5,14 +5,15 @@
 #                build` output when one of them is installed; unknown kinds and fields fail
 #   compose/     check-jsonschema --builtin-schema vendor.compose-spec (PyPI; bundles the
 #                compose-spec schema) on every *.yaml, plus undefined secrets, networks, volumes
-#                and depends_on names; `nginx -t` on nginx.conf (upstream names
-#                replaced by 127.0.0.1 in a temporary copy, since they only resolve in compose)
+#                and depends_on names; `nginx -t` on nginx.conf (upstream names replaced by
+#                127.0.0.1 in a temporary copy, since they only resolve inside compose)
 #   systemd/     systemd-analyze verify (ExecStart pointed at a stub in a temporary copy, because
 #                the binary is not installed here) with any warning an error; systemd-analyze
 #                security --offline at most 2.0; systemd-sysusers and systemd-tmpfiles applied
 #                to an empty temporary --root
 #   prometheus/  YAML plus the rule-file structure (groups[].rules[]: alert/record, expr, for as
-#                a duration, labels and annotations on every alert); `promtool check rules` too when promtool is installed
+#                a duration, labels and annotations on every alert); `promtool check rules`
+#                too when promtool is installed
 #   config/      every *.toml parses (Python tomllib); with a built sealpost-server (target/, or
 #                SEALPOST_SERVER_BIN) production.toml goes through `config print --effective`,
 #                which refuses unknown keys. Nothing is built here.
@@ -20,8 +21,8 @@
 # Installs nothing. Tools: pip install 'kubernetes-validate==1.37.0' 'check-jsonschema==0.39.0';
 # apt-get install systemd nginx (Debian). With CI=true a missing tool fails; locally it is
 # named and the run fails, unless SKIP_MISSING=1 (then those checks are skipped, loudly).
-# K8S_VERSIONS (default "1.30.0 1.37.0": the oldest the manifests support, preStop sleep, and the
-# newest the pinned kubernetes-validate bundles) selects the schemas.
+# K8S_VERSIONS selects the schemas. The default "1.30.0 1.37.0" is the oldest version the
+# manifests support (preStop sleep) and the newest that the pinned kubernetes-validate bundles.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -98,7 +99,8 @@ else
 fi
 # kustomization.yaml has no schema in the package: its resources must be exactly the manifests.
 if pyok; then
-  if python3 - "${manifests[@]}" <<'EOF'; then ok "k8s/kustomization.yaml lists every manifest, and only those"; else fail "k8s/kustomization.yaml resources"; fi
+  rc=0
+  python3 - "${manifests[@]}" <<'EOF' || rc=$?
 import os, sys, yaml
 k = yaml.safe_load(open("k8s/kustomization.yaml"))
 assert k.get("kind") == "Kustomization", "kind is not Kustomization"
@@ -110,6 +112,11 @@ for r in sorted(present - listed):
     print(f"  not listed in resources: {r}")
 sys.exit(0 if listed == present else 1)
 EOF
+  if [ "$rc" -eq 0 ]; then
+    ok "k8s/kustomization.yaml lists every manifest, and only those"
+  else
+    fail "k8s/kustomization.yaml resources"
+  fi
 else
   skip python3 "k8s/kustomization.yaml resources"
 fi
@@ -122,7 +129,9 @@ fi
 if [ ${#render[@]} -gt 0 ]; then
   if "${render[@]}" >"$tmp/rendered.yaml" 2>"$tmp/render.err"; then
     ok "rendered with ${render[*]}"
-    have kubernetes-validate && k8s_validate "kustomize output" "$tmp/rendered.yaml"
+    if have kubernetes-validate; then
+      k8s_validate "kustomize output" "$tmp/rendered.yaml"
+    fi
   else
     sed 's/^/  /' "$tmp/render.err"
     fail "${render[*]}"
@@ -149,7 +158,8 @@ fi
 # (secrets, configs, networks, named volumes, depends_on) that are not defined.
 if pyok; then
   for f in compose/*.yaml; do
-    if python3 - "$f" <<'EOF'; then ok "$f: every secret, network, volume and dependency is defined"; else fail "$f: references"; fi
+    rc=0
+    python3 - "$f" <<'EOF' || rc=$?
 import sys, yaml
 path = sys.argv[1]
 d = yaml.safe_load(open(path)) or {}
@@ -181,6 +191,11 @@ for e in errors:
     print(f"  {path}: {e}")
 sys.exit(1 if errors else 0)
 EOF
+    if [ "$rc" -eq 0 ]; then
+      ok "$f: every secret, network, volume and dependency is defined"
+    else
+      fail "$f: references"
+    fi
   done
 else
   skip python3 "compose/*.yaml references"
@@ -215,7 +230,8 @@ if have systemd-analyze; then
   sed "s|^ExecStart=/usr/bin/sealpost-server |ExecStart=$tmp/systemd/bin/sealpost-server |" \
     systemd/sealpost.service >"$tmp/systemd/sealpost.service"
   if ! grep -q "^ExecStart=$tmp/" "$tmp/systemd/sealpost.service"; then
-    fail "systemd/sealpost.service: ExecStart is not /usr/bin/sealpost-server …; update deploy/validate.sh"
+    fail "systemd/sealpost.service: ExecStart no longer starts with /usr/bin/sealpost-server;" \
+      "update deploy/validate.sh"
   fi
   # systemd 252 only warns (exit 0) on unknown keys and unparsable values: any output fails.
   rc=0
@@ -272,8 +288,9 @@ if [ -d prometheus ]; then
       skip python3 "$f"
       continue
     fi
-    if python3 - "$f" <<'EOF'; then ok "$f: rule-file structure"; else fail "$f"; fi
-import sys, yaml
+    rc=0
+    python3 - "$f" <<'EOF' || rc=$?
+import re, sys, yaml
 path = sys.argv[1]
 errors = []
 try:
@@ -281,7 +298,8 @@ try:
 except yaml.YAMLError as e:
     print(f"  {path}: not YAML: {e}")
     sys.exit(1)
-if not isinstance(doc, dict) or set(doc) != {"groups"} or not isinstance(doc["groups"], list) or not doc["groups"]:
+groups = doc.get("groups") if isinstance(doc, dict) else None
+if not isinstance(doc, dict) or set(doc) != {"groups"} or not isinstance(groups, list) or not groups:
     errors.append("top level must be exactly `groups:`, a non-empty list")
     doc = {"groups": []}
 names = set()
@@ -303,7 +321,10 @@ for gi, g in enumerate(doc["groups"]):
             errors.append(f"{w}: not a mapping"); continue
         if ("alert" in r) == ("record" in r):
             errors.append(f"{w}: exactly one of alert/record"); continue
-        allowed = {"expr", "labels"} | ({"alert", "for", "keep_firing_for", "annotations"} if "alert" in r else {"record"})
+        if "alert" in r:
+            allowed = {"alert", "expr", "for", "keep_firing_for", "labels", "annotations"}
+        else:
+            allowed = {"record", "expr", "labels"}
         extra = set(r) - allowed
         if extra: errors.append(f"{w}: unknown keys {sorted(extra)}")
         name = r.get("alert", r.get("record"))
@@ -311,18 +332,21 @@ for gi, g in enumerate(doc["groups"]):
         if not isinstance(r.get("expr"), (str, int, float)) or str(r.get("expr")).strip() == "":
             errors.append(f"{w} ({name}): expr missing")
         for k in ("for", "keep_firing_for"):
-            if k in r and not (isinstance(r[k], str) and r[k] and r[k][-1] in "smhdwy" and r[k][0].isdigit()):
+            if k in r and not (isinstance(r[k], str) and re.fullmatch(r"([0-9]+(ms|[smhdwy]))+", r[k])):
                 errors.append(f"{w} ({name}): {k} must be a duration such as 5m")
         for k in ("labels", "annotations"):
-            if k in r and not (isinstance(r[k], dict) and all(isinstance(v, (str, int, float)) for v in r[k].values())):
+            values = r.get(k).values() if isinstance(r.get(k), dict) else [None]
+            if k in r and not all(isinstance(v, (str, int, float)) for v in values):
                 errors.append(f"{w} ({name}): {k} must map names to strings")
         if "alert" in r:
             for k in ("labels", "annotations"):
-                if k not in r: errors.append(f"{w} ({name}): {k} missing (every alert here carries it)")
+                if k not in r:
+                    errors.append(f"{w} ({name}): {k} missing (every alert here carries it)")
 for e in errors:
     print(f"  {path}: {e}")
 sys.exit(1 if errors else 0)
 EOF
+    if [ "$rc" -eq 0 ]; then ok "$f: rule-file structure"; else fail "$f"; fi
     if have promtool; then
       if promtool check rules "$f" >"$tmp/out" 2>&1; then ok "promtool check rules $f"; else
         sed 's/^/  /' "$tmp/out"; fail "promtool check rules $f"; fi
@@ -374,7 +398,8 @@ if [ -n "$bin" ]; then
     fail "config/production.toml rejected by $bin"
   fi
 else
-  echo "note: no built sealpost-server (target/ or SEALPOST_SERVER_BIN); production.toml keys are not checked against the server"
+  echo "note: no built sealpost-server (target/ or SEALPOST_SERVER_BIN): the keys of"
+  echo "      config/production.toml are not checked against the server"
 fi
 
 # ---- result ------------------------------------------------------------------------------------
