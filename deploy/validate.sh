@@ -13,13 +13,13 @@
 #                to an empty temporary --root
 #   prometheus/  YAML plus the rule-file structure (groups[].rules[]: alert/record, expr, for as
 #                a duration, labels and annotations on every alert); `promtool check rules`
-#                too when promtool is installed
+#                (Debian's prometheus package), which parses the PromQL
 #   config/      every *.toml parses (Python tomllib); with a built sealpost-server (target/, or
 #                SEALPOST_SERVER_BIN) production.toml goes through `config print --effective`,
 #                which refuses unknown keys. Nothing is built here.
 #
 # Installs nothing. Tools: pip install 'kubernetes-validate==1.37.0' 'check-jsonschema==0.39.0';
-# apt-get install systemd nginx (Debian). With CI=true a missing tool fails; locally it is
+# apt-get install systemd nginx prometheus (Debian; promtool). With CI=true a missing tool fails; locally it is
 # named and the run fails, unless SKIP_MISSING=1 (then those checks are skipped, loudly).
 # K8S_VERSIONS selects the schemas. The default "1.30.0 1.37.0" is the oldest version the
 # manifests support (preStop sleep) and the newest that the pinned kubernetes-validate bundles.
@@ -49,6 +49,8 @@ need systemd-tmpfiles "apt-get install systemd"
 # Debian puts nginx in /usr/sbin, which is not on every user's PATH.
 [ -x /usr/sbin/nginx ] && ! have nginx && PATH="$PATH:/usr/sbin"
 need nginx "apt-get install nginx"
+# PromQL is parsed only by promtool (Debian: in the prometheus package, which it does not start).
+[ -d prometheus ] && need promtool "apt-get install --no-install-recommends prometheus"
 if have python3 && ! python3 -c 'import tomllib, yaml' 2>/dev/null; then
   missing+=("python3 modules tomllib/yaml (Python >= 3.11; pip install pyyaml)")
 fi
@@ -352,7 +354,7 @@ EOF
         sed 's/^/  /' "$tmp/out"; fail "promtool check rules $f"; fi
     fi
   done
-  have promtool || echo "note: promtool is not installed; PromQL expressions are not parsed"
+  have promtool || skip promtool "PromQL expressions in prometheus/"
 fi
 
 # ---- configuration -----------------------------------------------------------------------------
