@@ -24,6 +24,8 @@
 # K8S_VERSIONS selects the schemas. The default "1.30.0 1.37.0" is the oldest version the
 # manifests support (preStop sleep) and the newest that the pinned kubernetes-validate bundles.
 set -euo pipefail
+bin=${SEALPOST_SERVER_BIN:-}
+case "$bin" in "" | /*) ;; *) bin="$PWD/$bin" ;; esac # relative to where it was started
 cd "$(dirname "$0")"
 
 K8S_VERSIONS=${K8S_VERSIONS:-"1.30.0 1.37.0"}
@@ -376,7 +378,6 @@ except tomllib.TOMLDecodeError as e:
 else
   skip python3 "config/*.toml"
 fi
-bin=${SEALPOST_SERVER_BIN:-}
 if [ -z "$bin" ]; then
   for b in ../target/debug/sealpost-server ../target/release/sealpost-server; do
     [ -x "$b" ] && bin=$b
