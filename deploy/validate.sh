@@ -389,8 +389,8 @@ if [ -n "$bin" ]; then
   cred="$tmp/credentials"
   mkdir -p "$cred"
   sed "s|/run/credentials/sealpost.service/|$cred/|g" config/production.toml >"$tmp/production.toml"
-  for n in $(grep -o "$cred/[a-z0-9-]*" "$tmp/production.toml" | sed "s|$cred/||" | sort -u); do
-    echo "dummy-$n" >"$cred/$n"
+  grep -oE "$cred/[a-z0-9-]+" "$tmp/production.toml" | sort -u | while read -r file; do
+    echo "dummy-${file##*/}" >"$file"
   done
   echo "postgres://sealpost@127.0.0.1:5432/sealpost" >"$cred/database-url"
   head -c 32 /dev/zero | base64 | tr -d '=\n' >"$cred/server-kek"
