@@ -124,6 +124,89 @@ EOF
 else
   skip python3 "k8s/kustomization.yaml resources"
 fi
+# What a schema cannot see: the objects must fit together.
+if pyok; then
+  rc=0
+  python3 - "${manifests[@]}" <<'EOF' || rc=$?
+import sys, yaml
+objs = [o for f in sys.argv[1:] for o in yaml.safe_load_all(open(f)) if isinstance(o, dict)]
+have = {(o.get("kind"), (o.get("metadata") or {}).get("name")) for o in objs}
+errors = []
+def matches(sel, labels):
+    return bool(sel) and all(labels.get(k) == v for k, v in (sel.get("matchLabels") or sel).items())
+pods = []  # (workload name, pod labels, container port names)
+for o in objs:
+    if o.get("kind") not in ("Deployment", "StatefulSet", "DaemonSet"):
+        continue
+    name, spec = o["metadata"]["name"], o["spec"]
+    tpl = spec["template"]
+    labels = tpl["metadata"].get("labels") or {}
+    pspec = tpl["spec"]
+    containers = pspec.get("containers", []) + pspec.get("initContainers", [])
+    ports = {p.get("name") for c in containers for p in c.get("ports") or [] if p.get("name")}
+    pods.append((name, labels, ports))
+    if not matches(spec.get("selector"), labels):
+        errors.append(f"{o['kind']} {name}: selector does not match the pod template's labels")
+    for t in pspec.get("topologySpreadConstraints") or []:
+        if not matches(t.get("labelSelector"), labels):
+            errors.append(f"{o['kind']} {name}: a topologySpreadConstraint selects other pods")
+    sa = pspec.get("serviceAccountName")
+    if sa and ("ServiceAccount", sa) not in have:
+        errors.append(f"{o['kind']} {name}: no ServiceAccount {sa}")
+    volumes = {v["name"] for v in pspec.get("volumes") or []}
+    for v in pspec.get("volumes") or []:
+        for kind, ref in (("Secret", (v.get("secret") or {}).get("secretName")),
+                          ("ConfigMap", (v.get("configMap") or {}).get("name"))):
+            if ref and (kind, ref) not in have:
+                errors.append(f"{o['kind']} {name}: volume {v['name']}: no {kind} {ref}")
+    for c in containers:
+        for m in c.get("volumeMounts") or []:
+            if m["name"] not in volumes:
+                errors.append(f"{o['kind']} {name}: container {c['name']} mounts undefined volume {m['name']}")
+        for e in c.get("envFrom") or []:
+            for kind, key in (("ConfigMap", "configMapRef"), ("Secret", "secretRef")):
+                ref = (e.get(key) or {}).get("name")
+                if ref and (kind, ref) not in have and not e[key].get("optional"):
+                    errors.append(f"{o['kind']} {name}: envFrom: no {kind} {ref}")
+        for p in ("startupProbe", "livenessProbe", "readinessProbe"):
+            port = ((c.get(p) or {}).get("httpGet") or {}).get("port")
+            if isinstance(port, str) and port not in ports:
+                errors.append(f"{o['kind']} {name}: {p} uses port {port}, not a container port name")
+for o in objs:
+    kind, name, spec = o.get("kind"), o["metadata"]["name"], o.get("spec") or {}
+    if kind in ("Service", "PodDisruptionBudget"):
+        sel = spec.get("selector")
+        selected = [p for p in pods if matches(sel, p[1])]
+        if not selected:
+            errors.append(f"{kind} {name}: its selector matches no pod template")
+        for port in spec.get("ports") or []:
+            t = port.get("targetPort")
+            if isinstance(t, str) and not all(t in p[2] for p in selected):
+                errors.append(f"Service {name}: targetPort {t} is not a container port name")
+    if kind == "Ingress":
+        services = {x["metadata"]["name"]: x for x in objs if x.get("kind") == "Service"}
+        for rule in spec.get("rules") or []:
+            for path in (rule.get("http") or {}).get("paths") or []:
+                b = (path.get("backend") or {}).get("service") or {}
+                svc = services.get(b.get("name"))
+                if svc is None:
+                    errors.append(f"Ingress {name}: no Service {b.get('name')}")
+                    continue
+                want = b.get("port") or {}
+                ports = svc["spec"].get("ports") or []
+                if not any(want.get("name") == p.get("name") if "name" in want else
+                           want.get("number") == p.get("port") for p in ports):
+                    errors.append(f"Ingress {name}: Service {b.get('name')} has no port {want}")
+for e in errors:
+    print(f"  {e}")
+sys.exit(1 if errors else 0)
+EOF
+  if [ "$rc" -eq 0 ]; then
+    ok "k8s: selectors, port names, and the objects the manifests name fit together"
+  else
+    fail "k8s cross-references"
+  fi
+fi
 render=()
 if have kubectl; then
   render=(kubectl kustomize k8s)
