@@ -2,7 +2,8 @@
 # Validates deploy/ without a container engine, offline (every schema ships inside a package):
 #   k8s/         kubernetes-validate --strict (PyPI; bundles the Kubernetes JSON schemas) on every
 #                manifest, secret.example.yaml included, and on `kubectl kustomize` / `kustomize
-#                build` output when one of them is installed; unknown kinds and fields fail
+#                build` output when one of them is installed; unknown kinds and fields fail;
+#                then selectors, port names and object names checked against each other
 #   compose/     check-jsonschema --builtin-schema vendor.compose-spec (PyPI; bundles the
 #                compose-spec schema) on every *.yaml, plus undefined secrets, networks, volumes
 #                and depends_on names; `nginx -t` on nginx.conf (upstream names replaced by
