@@ -19,6 +19,8 @@ pub struct StartError(pub String);
 
 /// Most parts held in memory at once (each up to `part_size`).
 const PARTS_IN_FLIGHT: usize = 16;
+/// Longest single attempt to connect to the database at start.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The embedded setup creates its SQLite file on first start. If the file is gone while the
 /// blob directory beside it still holds ciphertext, this is not a first start but a lost
@@ -65,9 +67,7 @@ pub async fn services(config: &Config, clock: Arc<dyn Clock>) -> Result<Services
         ))
     })?;
     refuse_lost_database(config)?;
-    let db = Db::connect(&config.database_url(), storage.database_max_connections)
-        .await
-        .map_err(|e| StartError(format!("cannot open the database: {e}")))?;
+    let db = connect_with_retry(config).await?;
     db.migrate()
         .await
         .map_err(|e| StartError(format!("cannot migrate the database: {e}")))?;
@@ -77,7 +77,7 @@ pub async fn services(config: &Config, clock: Arc<dyn Clock>) -> Result<Services
     let kek: Arc<dyn ShareWrapper> = Arc::new(
         match &config.keys.server_kek {
             Some(text) => LocalKek::from_text(text),
-            None => LocalKek::from_file(&config.server_kek_file(), true),
+            None => LocalKek::from_file(&config.server_kek_file(), may_create_kek(config, &db).await?),
         }
         .map_err(|e| StartError(e.to_string()))?,
     );
@@ -118,6 +118,75 @@ pub async fn services(config: &Config, clock: Arc<dyn Clock>) -> Result<Services
     })
 }
 
+/// Connects to the database, retrying a connection failure with backoff (a log line per
+/// attempt) for up to `storage.connect_timeout_secs`: in a rolling start the database may come
+/// up after the replicas. A bad URL or an unsafe setting fails at once.
+async fn connect_with_retry(config: &Config) -> Result<Db, StartError> {
+    let storage = &config.storage;
+    let limit = Duration::from_secs(storage.connect_timeout_secs);
+    let deadline = tokio::time::Instant::now() + limit;
+    let mut delays = crate::lifecycle::retry_delays();
+    let url = config.database_url();
+    for attempt in 1u32.. {
+        let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+        // sqlx itself keeps retrying a refused connection until its own acquire timeout; bound
+        // each attempt so that every few seconds says how it went.
+        let outcome = tokio::time::timeout(
+            remaining.clamp(Duration::from_secs(1), ATTEMPT_TIMEOUT),
+            Db::connect(&url, storage.database_max_connections),
+        )
+        .await;
+        let error = match outcome {
+            Ok(Ok(db)) => return Ok(db),
+            Ok(Err(e @ crate::db::DbError::Sqlx(_))) => e.to_string(),
+            Ok(Err(e)) => return Err(StartError(format!("cannot open the database: {e}"))),
+            Err(_) => "the connection attempt timed out".to_owned(),
+        };
+        let delay = delays.next().unwrap_or(Duration::from_secs(5));
+        if tokio::time::Instant::now() + delay >= deadline {
+            return Err(StartError(format!(
+                "cannot open the database after {attempt} attempt(s) in {} s (storage.connect_timeout_secs): {error}",
+                storage.connect_timeout_secs
+            )));
+        }
+        tracing::warn!(attempt, error = %error, retry_in_ms = delay.as_millis() as u64, "cannot reach the database yet; retrying");
+        tokio::time::sleep(delay).await;
+    }
+    unreachable!("the attempt counter never ends")
+}
+
+/// Whether an absent key-encryption key file may be created now. Never when the database
+/// already holds keys wrapped under a KEK (the file is missing or mis-mounted: a new key could
+/// not open them). On a database without keys (the first start): when the file is the embedded
+/// default `<data_dir>/server-kek` (the zero-configuration quick start), or when an explicit
+/// `keys.server_kek_file` comes with `keys.create_kek = true`.
+async fn may_create_kek(config: &Config, db: &Db) -> Result<bool, StartError> {
+    let path = config.server_kek_file();
+    if path.exists() {
+        return Ok(false);
+    }
+    let has_keys = crate::db::ops::has_wrapped_keys(db.pool())
+        .await
+        .map_err(|e| StartError(format!("cannot read the database: {e}")))?;
+    if has_keys {
+        return Err(StartError(format!(
+            "the key-encryption key file {} does not exist, but the database already holds keys wrapped under a \
+             key-encryption key; mount the key the other replicas use there (keys.server_kek_file) rather than \
+             starting with a new one",
+            path.display()
+        )));
+    }
+    if config.keys.server_kek_file.is_some() && !config.keys.create_kek {
+        return Err(StartError(format!(
+            "the key-encryption key file {} does not exist; mount the shared key there, or set keys.create_kek = true \
+             (SEALPOST_KEYS_CREATE_KEK=true) to create it on this first start",
+            path.display()
+        )));
+    }
+    tracing::warn!(file = %path.display(), "creating a new server key-encryption key; back it up");
+    Ok(true)
+}
+
 /// Opens everything with the system clock.
 pub async fn services_with_system_clock(config: &Config) -> Result<Services, StartError> {
     services(config, Arc::new(SystemClock)).await
@@ -145,6 +214,24 @@ pub async fn serve(
     if let Some(m) = metrics {
         tracing::info!(%m, "metrics listening");
     }
+    let draining = crate::lifecycle::Draining::default();
+    let delay = Duration::from_secs(config.server.shutdown_delay_secs.min(crate::config::MAX_DURATION_SECS));
+    let shutdown = {
+        let draining = draining.clone();
+        async move {
+            shutdown.await;
+            draining.start();
+            crate::telemetry::ready(false);
+            crate::lifecycle::sd_notify("STOPPING=1");
+            if !delay.is_zero() {
+                tracing::info!(
+                    delay_secs = delay.as_secs(),
+                    "shutting down: /readyz answers 503; still serving until the delay ends"
+                );
+                tokio::time::sleep(delay).await;
+            }
+        }
+    };
     let sweeper = tokio::spawn(sweeper::run(
         services.clone(),
         Duration::from_secs(config.sweeper.interval_secs),
@@ -153,9 +240,10 @@ pub async fn serve(
     tracing::info!(%addr, tls = config.server.tls_cert.is_some(), blobs = services.blobs.backend_name(), "serving");
     services.public_url.bound(addr);
     on_bound(addr);
-    let result = bound
-        .serve(app_router(services.clone(), config.clone()), shutdown)
-        .await;
+    crate::telemetry::ready(true);
+    crate::lifecycle::sd_notify("READY=1");
+    let router = app_router(services.clone(), config.clone()).layer(axum::Extension(draining));
+    let result = bound.serve(router, shutdown).await;
     sweeper.abort();
     services.db.close().await;
     result.map_err(|e| StartError(e.to_string()))
@@ -192,7 +280,11 @@ impl Spawned {
 }
 
 /// Runs [`serve`] on a background task and returns once the API address is bound.
+/// [`Spawned::stop`] is an embedder's programmatic stop with no load balancer to wait for, so
+/// `server.shutdown_delay_secs` is ignored here.
 pub async fn spawn(config: Config, services: Services) -> Result<Spawned, StartError> {
+    let mut config = config;
+    config.server.shutdown_delay_secs = 0;
     let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
     let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
     let mut task = tokio::spawn(serve(

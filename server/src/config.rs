@@ -97,6 +97,9 @@ pub struct ServerConfig {
     pub max_json_bytes: usize,
     /// Time given to in-flight requests on shutdown. Default 30 s.
     pub shutdown_grace_secs: u64,
+    /// On SIGTERM/SIGINT, seconds during which `/readyz` answers 503 while the listener still
+    /// serves, before it closes. Default 5 s.
+    pub shutdown_delay_secs: u64,
 }
 
 /// `[storage]`: database and blob store.
@@ -123,6 +126,8 @@ pub struct StorageConfig {
     pub s3_allow_http: bool,
     /// Size of every upload part but the last. Default 8 MiB; at least 5 MiB (S3's minimum).
     pub part_size: u64,
+    /// Seconds to keep retrying the database at start before giving up. Default 30.
+    pub connect_timeout_secs: u64,
 }
 
 /// `[keys]`: the server key-encryption key that wraps server shares at rest.
@@ -132,6 +137,9 @@ pub struct KeysConfig {
     pub server_kek_file: Option<PathBuf>,
     /// The key itself (base64 of 32 bytes), e.g. from `SEALPOST_KEYS_SERVER_KEK`; wins over the file.
     pub server_kek: Option<Secret>,
+    /// Allow creating an explicitly configured `server_kek_file` that is absent, on a database
+    /// that holds no key yet. Default false (a missing explicit file stops the start).
+    pub create_kek: bool,
 }
 
 /// `[limits]`: sizes, quotas, rates.
@@ -228,6 +236,8 @@ pub enum LogFormat {
 pub struct MetricsConfig {
     /// Prometheus listener, separate from the API. Default 127.0.0.1:9464; `None` disables it.
     pub listen: Option<SocketAddr>,
+    /// Bearer token a scraper must send (`Authorization: Bearer …`); `None`: no token.
+    pub token: Option<Secret>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -299,6 +309,7 @@ impl Default for ServerConfig {
             request_timeout_secs: 300,
             max_json_bytes: MIB as usize,
             shutdown_grace_secs: 30,
+            shutdown_delay_secs: 5,
         }
     }
 }
@@ -316,6 +327,7 @@ impl Default for StorageConfig {
             s3_secret_access_key: None,
             s3_allow_http: false,
             part_size: 8 * MIB,
+            connect_timeout_secs: 30,
         }
     }
 }
@@ -377,6 +389,7 @@ impl Default for MetricsConfig {
     fn default() -> Self {
         Self {
             listen: Some(SocketAddr::from(([127, 0, 0, 1], 9464))),
+            token: None,
         }
     }
 }
@@ -674,6 +687,13 @@ static KEYS: &[Key] = &[
         want_u64,
         server.shutdown_grace_secs
     ),
+    num!(
+        "server",
+        "shutdown_delay_secs",
+        "On SIGTERM, seconds /readyz answers 503 while still serving, before the listener closes.",
+        want_u64,
+        server.shutdown_delay_secs
+    ),
     // [storage]
     key(
         "storage",
@@ -788,6 +808,13 @@ static KEYS: &[Key] = &[
         want_u64,
         storage.part_size
     ),
+    num!(
+        "storage",
+        "connect_timeout_secs",
+        "Seconds to keep retrying an unreachable database at start before giving up.",
+        want_u64,
+        storage.connect_timeout_secs
+    ),
     // [keys]
     key(
         "keys",
@@ -813,6 +840,16 @@ static KEYS: &[Key] = &[
     )
     .example("\"<base64 of 32 random bytes>\"")
     .secret(false),
+    key(
+        "keys",
+        "create_kek",
+        "Create an explicitly set server_kek_file that is absent, when the database holds no key yet (first start).",
+        |c| Some(Shown::Bool(c.keys.create_kek)),
+        |c, r| {
+            c.keys.create_kek = want_bool(r)?;
+            Ok(())
+        },
+    ),
     // [limits]
     num!(
         "limits",
@@ -1246,6 +1283,18 @@ static KEYS: &[Key] = &[
             Ok(())
         },
     ),
+    key(
+        "metrics",
+        "token",
+        "Bearer token the scraper must send to /metrics; unset: none (keep the listener private).",
+        |c| shown_secret(&c.metrics.token),
+        |c, r| {
+            c.metrics.token = want_opt_secret(r)?;
+            Ok(())
+        },
+    )
+    .example("\"<random token>\"")
+    .secret(true),
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -1915,6 +1964,8 @@ impl Config {
             ("server.header_read_timeout_secs", s.header_read_timeout_secs, false),
             ("server.request_timeout_secs", s.request_timeout_secs, false),
             ("server.shutdown_grace_secs", s.shutdown_grace_secs, true),
+            ("server.shutdown_delay_secs", s.shutdown_delay_secs, true),
+            ("storage.connect_timeout_secs", self.storage.connect_timeout_secs, true),
             ("sweeper.interval_secs", self.sweeper.interval_secs, false),
         ] {
             check(allow_zero || value > 0, format!("{name} must be positive, got 0"));

@@ -13,6 +13,7 @@ pub mod failpoint;
 pub mod http;
 pub mod ids;
 pub mod kek;
+pub mod lifecycle;
 pub mod mail;
 pub mod net;
 pub mod sms;

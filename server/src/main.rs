@@ -42,6 +42,16 @@ enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Probe the running server (GET /healthz, or /readyz with --ready) on server.listen, as a
+    /// container health check: exit 0 when it answers 2xx, 1 otherwise.
+    Healthcheck {
+        /// Probe /readyz (database and blob store reachable, not shutting down) instead of /healthz.
+        #[arg(long)]
+        ready: bool,
+        /// Seconds to wait for the answer.
+        #[arg(long, default_value_t = 5)]
+        timeout_secs: u64,
+    },
     /// Configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -217,6 +227,10 @@ async fn run(cli: Cli) -> Result<(), String> {
             })
             .await
             .map_err(|e| e.to_string())
+        }
+        Command::Healthcheck { ready, timeout_secs } => {
+            sealpost_server::lifecycle::healthcheck(&config, ready, std::time::Duration::from_secs(timeout_secs.max(1)))
+                .await
         }
         Command::Migrate => {
             app::services_with_system_clock(&config)

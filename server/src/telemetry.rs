@@ -8,7 +8,7 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
@@ -17,8 +17,10 @@ use axum::extract::{ConnectInfo, MatchedPath};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, PROXY_AUTHORIZATION, SET_COOKIE};
 use axum::http::{HeaderName, HeaderValue, Method, Request, Response};
 use axum::middleware::{self, Next};
+use axum::response::IntoResponse;
 use axum::routing::get;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use sha2::Digest;
 use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::sensitive_headers::{SetSensitiveRequestHeadersLayer, SetSensitiveResponseHeadersLayer};
@@ -143,6 +145,7 @@ fn recorder_handle() -> Result<PrometheusHandle, TelemetryError> {
         metrics::Unit::Seconds,
         "Time to the response head, by method and route template."
     );
+    describe_domain_metrics();
     // Histograms need periodic upkeep; a plain thread survives any runtime coming and going.
     let upkeep = handle.clone();
     let spawned = std::thread::Builder::new()
@@ -178,15 +181,28 @@ pub fn install_metrics(cfg: &MetricsConfig) -> Result<Option<SocketAddr>, Teleme
         BoundServer::from_std(listener, METRICS_HEADER_READ_TIMEOUT, Duration::ZERO).map_err(bind_err)?
     };
     let local = server.local_addr();
+    let token = cfg.token.clone().map(Arc::new);
     let app = Router::new().route(
         "/metrics",
-        get(move || {
+        get(move |headers: axum::http::HeaderMap| {
             let handle = handle.clone();
+            let token = token.clone();
             async move {
+                if let Some(token) = token
+                    && !bearer_matches(&headers, &token)
+                {
+                    return (
+                        axum::http::StatusCode::UNAUTHORIZED,
+                        [(axum::http::header::WWW_AUTHENTICATE, "Bearer")],
+                        "a bearer token is required\n",
+                    )
+                        .into_response();
+                }
                 (
                     [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
                     handle.render(),
                 )
+                    .into_response()
             }
         }),
     );
@@ -197,6 +213,123 @@ pub fn install_metrics(cfg: &MetricsConfig) -> Result<Option<SocketAddr>, Teleme
     });
     tracing::info!(%local, "serving metrics on /metrics");
     Ok(Some(local))
+}
+
+/// Whether `Authorization: Bearer <token>` matches `token` (in constant time).
+fn bearer_matches(headers: &axum::http::HeaderMap, token: &crate::config::Secret) -> bool {
+    use subtle::ConstantTimeEq;
+    let Some(given) = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    else {
+        return false;
+    };
+    let want = sha2::Sha256::digest(token.expose().as_bytes());
+    let got = sha2::Sha256::digest(given.trim().as_bytes());
+    bool::from(want.as_slice().ct_eq(got.as_slice()))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Domain events and gauges (one line at each call site)
+// ---------------------------------------------------------------------------------------------
+
+/// Share releases: `outcome` is `released`, `refused` (ended, over the open limit, no
+/// session…) or `error` (a failing backend: database, blob store, log).
+pub const RELEASES_TOTAL: &str = "sealpost_releases_total";
+/// Wrong codes, passwords and TOTP entries, by `method`.
+pub const VERIFICATION_FAILURES_TOTAL: &str = "sealpost_verification_failures_total";
+/// Recipients locked after too many wrong entries.
+pub const RECIPIENT_LOCKS_TOTAL: &str = "sealpost_recipient_locks_total";
+/// SMS codes handed to the provider, by `outcome` (`sent`, `failed`).
+pub const SMS_TOTAL: &str = "sealpost_sms_total";
+/// Ciphertext bytes of upload parts stored.
+pub const UPLOAD_BYTES_TOTAL: &str = "sealpost_upload_bytes_total";
+/// Unix time of this replica's last sweep that finished without error.
+pub const SWEEPER_LAST_SUCCESS: &str = "sealpost_sweeper_last_success_timestamp_seconds";
+/// Age in seconds of the oldest expiry or scheduled revocation that is due but not yet
+/// carried out (0 when none is overdue), as seen by the last sweep.
+pub const SWEEPER_OVERDUE_SECONDS: &str = "sealpost_sweeper_overdue_seconds";
+/// Entries in the access log's tree (its size), as seen by the last sweep.
+pub const ACCESS_LOG_ENTRIES: &str = "sealpost_access_log_entries";
+/// 1 while this replica is ready, 0 while it drains on shutdown.
+pub const READY: &str = "sealpost_ready";
+
+/// A share release ended with `outcome` (`released`, `refused`, `error`).
+pub fn release(outcome: &'static str) {
+    metrics::counter!(RELEASES_TOTAL, "outcome" => outcome).increment(1);
+}
+
+/// A wrong verification entry by `method` (`sms`, `totp`, `password`…).
+pub fn verification_failed(method: &str) {
+    let method = match method {
+        "sms" | "totp" | "password" | "recovery_code" => method.to_owned(),
+        _ => "other".to_owned(),
+    };
+    metrics::counter!(VERIFICATION_FAILURES_TOTAL, "method" => method).increment(1);
+}
+
+/// A recipient was locked.
+pub fn recipient_locked() {
+    metrics::counter!(RECIPIENT_LOCKS_TOTAL).increment(1);
+}
+
+/// An SMS code was handed to the provider (`sent`) or refused by it (`failed`).
+pub fn sms(outcome: &'static str) {
+    metrics::counter!(SMS_TOTAL, "outcome" => outcome).increment(1);
+}
+
+/// `bytes` of an upload part were stored.
+pub fn upload_bytes(bytes: u64) {
+    metrics::counter!(UPLOAD_BYTES_TOTAL).increment(bytes);
+}
+
+/// After a successful sweep at `now_ms`: the oldest overdue deadline (if any) and the log size.
+pub fn sweep_succeeded(now_ms: i64, oldest_overdue_ms: Option<i64>, log_entries: u64) {
+    metrics::gauge!(SWEEPER_LAST_SUCCESS).set(now_ms as f64 / 1000.0);
+    let overdue = oldest_overdue_ms.map_or(0.0, |due| (now_ms - due).max(0) as f64 / 1000.0);
+    metrics::gauge!(SWEEPER_OVERDUE_SECONDS).set(overdue);
+    metrics::gauge!(ACCESS_LOG_ENTRIES).set(log_entries as f64);
+}
+
+/// Whether this replica is ready (false while it drains).
+pub fn ready(ready: bool) {
+    metrics::gauge!(READY).set(if ready { 1.0 } else { 0.0 });
+}
+
+fn describe_domain_metrics() {
+    metrics::describe_counter!(RELEASES_TOTAL, "Share releases by outcome: released, refused, error.");
+    metrics::describe_counter!(
+        VERIFICATION_FAILURES_TOTAL,
+        "Wrong codes, passwords and TOTP entries, by method."
+    );
+    metrics::describe_counter!(RECIPIENT_LOCKS_TOTAL, "Recipients locked after too many wrong entries.");
+    metrics::describe_counter!(SMS_TOTAL, "SMS codes handed to the provider, by outcome: sent, failed.");
+    metrics::describe_counter!(
+        UPLOAD_BYTES_TOTAL,
+        metrics::Unit::Bytes,
+        "Ciphertext bytes of upload parts stored."
+    );
+    metrics::describe_gauge!(
+        SWEEPER_LAST_SUCCESS,
+        metrics::Unit::Seconds,
+        "Unix time of this replica's last successful sweep."
+    );
+    metrics::describe_gauge!(
+        SWEEPER_OVERDUE_SECONDS,
+        metrics::Unit::Seconds,
+        "Age of the oldest due expiry or scheduled revocation not yet carried out."
+    );
+    metrics::describe_gauge!(ACCESS_LOG_ENTRIES, "Entries in the access log's tree.");
+    metrics::describe_gauge!(READY, "1 while this replica is ready, 0 while it drains on shutdown.");
+    metrics::describe_counter!(
+        "sealpost_log_entries_total",
+        "Access-log entries sequenced by this replica."
+    );
+    metrics::describe_counter!(
+        "sealpost_witness_failures_total",
+        "Checkpoints a witness did not cosign."
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -323,10 +456,20 @@ fn make_span(req: &Request<Body>) -> Span {
     span
 }
 
+/// Routes of health probes: their request lines are logged at DEBUG, not INFO, so that an
+/// orchestrator probing every few seconds does not fill the log.
+const PROBE_ROUTES: &[&str] = &["/healthz", "/readyz"];
+
+/// Response extension marking the answer to a health probe.
+#[derive(Clone, Copy, Debug)]
+struct ProbeResponse;
+
 fn on_response(res: &Response<Body>, latency: Duration, _span: &Span) {
     let status = res.status().as_u16();
     let latency_ms = latency.as_secs_f64() * 1000.0;
-    if res.status().is_server_error() {
+    if res.extensions().get::<ProbeResponse>().is_some() {
+        tracing::debug!(status, latency_ms, "response");
+    } else if res.status().is_server_error() {
         tracing::error!(status, latency_ms, "response");
     } else {
         tracing::info!(status, latency_ms, "response");
@@ -337,7 +480,10 @@ async fn record_metrics(req: Request<Body>, next: Next) -> Response<Body> {
     let start = Instant::now();
     let method = method_label(req.method());
     let route = route_of(&req).to_owned();
-    let response = next.run(req).await;
+    let mut response = next.run(req).await;
+    if PROBE_ROUTES.contains(&route.as_str()) {
+        response.extensions_mut().insert(ProbeResponse);
+    }
     let status = response.status().as_u16().to_string();
     metrics::counter!(HTTP_REQUESTS_TOTAL, "method" => method, "route" => route.clone(), "status" => status)
         .increment(1);

@@ -504,6 +504,7 @@ fn storage_config(data_dir: &Path, blob_url: Option<String>) -> StorageConfig {
         s3_secret_access_key: None,
         s3_allow_http: false,
         part_size: 8 * 1024 * 1024,
+        connect_timeout_secs: 30,
     }
 }
 

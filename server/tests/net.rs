@@ -693,15 +693,26 @@ async fn request_logs_have_ids_and_routes_but_no_secrets() {
 #[tokio::test]
 async fn metrics_are_served_on_their_own_listener() {
     let local = SocketAddr::from(([127, 0, 0, 1], 0));
-    let metrics_addr = telemetry::install_metrics(&MetricsConfig { listen: Some(local) })
-        .expect("install")
-        .expect("address");
+    let metrics_addr = telemetry::install_metrics(&MetricsConfig {
+        listen: Some(local),
+        token: None,
+    })
+    .expect("install")
+    .expect("address");
     assert_ne!(metrics_addr.port(), 0);
     // Installing again in the same process reuses the recorder.
-    let again = telemetry::install_metrics(&MetricsConfig { listen: Some(local) }).expect("second install");
+    let again = telemetry::install_metrics(&MetricsConfig {
+        listen: Some(local),
+        token: None,
+    })
+    .expect("second install");
     assert!(again.is_some());
     assert_eq!(
-        telemetry::install_metrics(&MetricsConfig { listen: None }).expect("disabled"),
+        telemetry::install_metrics(&MetricsConfig {
+            listen: None,
+            token: None,
+        })
+        .expect("disabled"),
         None
     );
 

@@ -303,3 +303,35 @@ pub async fn finish_mail(tx: &mut Tx, id: &str, now: i64, retry_at: Option<(i64,
     };
     Ok(())
 }
+
+/// The earliest deadline (expiry or scheduled revocation, of a message or of one recipient)
+/// that is due at `now` but not carried out yet: the sweeper's backlog.
+pub async fn oldest_overdue(pool: &sqlx::AnyPool, now: i64) -> DbResult<Option<i64>> {
+    let messages: Option<i64> = sqlx::query_scalar(
+        "SELECT MIN(CASE WHEN revoke_at IS NOT NULL AND revoke_at < expires_at THEN revoke_at ELSE expires_at END) \
+         FROM messages WHERE state IN ('draft', 'sealed') \
+         AND (expires_at <= $1 OR (revoke_at IS NOT NULL AND revoke_at <= $1))",
+    )
+    .bind(now)
+    .fetch_one(pool)
+    .await?;
+    let recipients: Option<i64> = sqlx::query_scalar(
+        "SELECT MIN(revoke_at) FROM recipients WHERE state = 'active' AND revoke_at IS NOT NULL AND revoke_at <= $1",
+    )
+    .bind(now)
+    .fetch_one(pool)
+    .await?;
+    Ok(match (messages, recipients) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    })
+}
+
+/// Whether the database already holds a key wrapped under a key-encryption key (the access
+/// log's signing key is the first one stored, on the first start).
+pub async fn has_wrapped_keys(pool: &sqlx::AnyPool) -> DbResult<bool> {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM log_keys")
+        .fetch_one(pool)
+        .await?;
+    Ok(n > 0)
+}

@@ -425,12 +425,14 @@ pub async fn send_code(svc: &Services, access_id: &str) -> DomainResult<CodeSent
     }
     let text = Zeroizing::new(text);
     if let Err(e) = svc.sms.send(&phone, &text).await {
+        crate::telemetry::sms("failed");
         tracing::warn!(error = %e, "SMS delivery failed");
         q::delete_code(svc.db.pool(), &stored.id).await?;
         return Err(DomainError::DeliveryFailed(
             "The text message could not be sent. Try again in a minute.".into(),
         ));
     }
+    crate::telemetry::sms("sent");
     Ok(CodeSent {
         sent_to: hint,
         expires_at: to_rfc3339(expires_at),
@@ -500,6 +502,10 @@ async fn wrong(
         .await?;
     }
     tx.commit().await.map_err(DbError::from)?;
+    crate::telemetry::verification_failed(method);
+    if locked && row.locked_at.is_none() {
+        crate::telemetry::recipient_locked();
+    }
     if locked {
         return Ok(DomainError::Locked);
     }
@@ -767,6 +773,16 @@ pub async fn keyblob(svc: &Services, access_id: &str, session: Option<&str>) -> 
 
 /// Releases this recipient's server share: the act that counts as "opened".
 pub async fn release(svc: &Services, access_id: &str, session: Option<&str>) -> DomainResult<Released> {
+    let result = release_inner(svc, access_id, session).await;
+    crate::telemetry::release(match &result {
+        Ok(_) => "released",
+        Err(DomainError::Unavailable) => "error",
+        Err(_) => "refused",
+    });
+    result
+}
+
+async fn release_inner(svc: &Services, access_id: &str, session: Option<&str>) -> DomainResult<Released> {
     let row = authorised(svc, access_id, session).await?;
     messages::ciphertext_available(svc, &row.message_id).await?;
     let detail = serde_json::json!({ "method": row.verification, "access_id": row.access_id });

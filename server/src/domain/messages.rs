@@ -768,6 +768,7 @@ pub async fn put_part(
         ));
     }
     tx.commit().await.map_err(DbError::from)?;
+    crate::telemetry::upload_bytes(expected);
     Ok(PartStatus {
         index: part,
         size: expected,

@@ -68,6 +68,10 @@ pub async fn sweep_once(svc: &Services, abandon_after_hours: u64) -> DomainResul
     super::transparency::tick(svc).await?;
     metrics::counter!("sealpost_sweeper_messages_ended_total").increment(report.ended);
     metrics::counter!("sealpost_sweeper_blobs_deleted_total").increment(report.blobs_deleted);
+    let now = svc.clock.now_ms();
+    let overdue = ops::oldest_overdue(svc.db.pool(), now).await?;
+    let (log_size, _) = crate::db::log::state(svc.db.pool()).await?;
+    crate::telemetry::sweep_succeeded(now, overdue, log_size);
     Ok(report)
 }
 

@@ -26,8 +26,13 @@ pub async fn healthz() -> impl IntoResponse {
     Json(serde_json::json!({ "status": "ok" }))
 }
 
-/// `GET /readyz`: the database and the blob store answer.
-pub async fn readyz(State(state): State<AppState>) -> Response {
+/// `GET /readyz`: the database and the blob store answer, and the process is not shutting
+/// down (from SIGTERM on it answers 503 `shutting_down` at once).
+pub async fn readyz(
+    State(state): State<AppState>,
+    draining: Option<axum::Extension<crate::lifecycle::Draining>>,
+) -> Response {
+    let draining = draining.is_some_and(|d| d.is_draining());
     let db = state.services.db.ping().await;
     let blobs = state.services.blobs.check().await;
     if let Err(e) = &db {
@@ -36,12 +41,13 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     if let Err(e) = &blobs {
         tracing::warn!(error = %e, "readiness: blob store");
     }
+    let ready = db.is_ok() && blobs.is_ok() && !draining;
     let body = serde_json::json!({
-        "status": if db.is_ok() && blobs.is_ok() { "ready" } else { "not_ready" },
+        "status": if draining { "shutting_down" } else if ready { "ready" } else { "not_ready" },
         "database": if db.is_ok() { "ok" } else { "unavailable" },
         "blob_store": if blobs.is_ok() { "ok" } else { "unavailable" },
     });
-    let status = if db.is_ok() && blobs.is_ok() {
+    let status = if ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
