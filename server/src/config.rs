@@ -132,6 +132,8 @@ pub struct KeysConfig {
     pub server_kek_file: Option<PathBuf>,
     /// The key itself (base64 of 32 bytes), e.g. from `SEALPOST_KEYS_SERVER_KEK`; wins over the file.
     pub server_kek: Option<Secret>,
+    /// Files of earlier (or not yet current) keys, used only to unwrap during a rotation.
+    pub previous_kek_files: Vec<PathBuf>,
 }
 
 /// `[limits]`: sizes, quotas, rates.
@@ -813,6 +815,24 @@ static KEYS: &[Key] = &[
     )
     .example("\"<base64 of 32 random bytes>\"")
     .secret(false),
+    key(
+        "keys",
+        "previous_kek_files",
+        "Files of other key-encryption keys that only unwrap (key rotation); each must exist.",
+        |c| {
+            Some(Shown::List(
+                c.keys
+                    .previous_kek_files
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect(),
+            ))
+        },
+        |c, r| {
+            c.keys.previous_kek_files = want_list(r)?.into_iter().map(PathBuf::from).collect();
+            Ok(())
+        },
+    ),
     // [limits]
     num!(
         "limits",
@@ -1873,6 +1893,9 @@ impl Config {
         }
         if let Some(p) = &mut self.keys.server_kek_file {
             abs(p, "keys.server_kek_file")?;
+        }
+        for p in &mut self.keys.previous_kek_files {
+            abs(p, "keys.previous_kek_files")?;
         }
         Ok(())
     }
