@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use harness::*;
 use sealpost_crypto::b64;
+use sealpost_server::clock::ManualClock;
 use sealpost_server::config::Config;
 use sealpost_server::domain::{Role, Scope, accounts, kek, messages};
 

@@ -85,7 +85,7 @@ pub async fn stored_key_ids(pool: &sqlx::AnyPool) -> DbResult<Vec<Vec<u8>>> {
             table = c.table,
             len = c.tagged_len
         );
-        for row in sqlx::query(&sql).fetch_all(pool).await? {
+        for row in sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(pool).await? {
             let id: Vec<u8> = row.try_get("id")?;
             if !ids.contains(&id) {
                 ids.push(id);
@@ -107,7 +107,11 @@ fn not_current(c: &Column) -> String {
 /// How many wraps in the column are not under the key `current`.
 pub async fn count_not_current(pool: &sqlx::AnyPool, c: &Column, current: &[u8]) -> DbResult<u64> {
     let sql = format!("SELECT COUNT(*) AS n FROM {} WHERE {}", c.table, not_current(c));
-    let n: i64 = sqlx::query(&sql).bind(current).fetch_one(pool).await?.try_get("n")?;
+    let n: i64 = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(current)
+        .fetch_one(pool)
+        .await?
+        .try_get("n")?;
     u64::try_from(n).map_err(|_| DbError::Corrupt(format!("negative count {n}")))
 }
 
@@ -134,7 +138,7 @@ pub async fn not_current_after(
         table = c.table,
         cond = not_current(c),
     );
-    let mut query = sqlx::query(&sql).bind(current).bind(after.0);
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(current).bind(after.0);
     if c.keys.len() == 2 {
         query = query.bind(after.1);
     }
@@ -167,7 +171,7 @@ pub async fn replace(pool: &sqlx::AnyPool, c: &Column, row: &Wrapped, new: &[u8]
         table = c.table,
         col = c.column
     );
-    let mut query = sqlx::query(&sql).bind(new).bind(row.key1.as_str());
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(new).bind(row.key1.as_str());
     if c.keys.len() == 2 {
         query = query.bind(row.key2.as_str());
     }
