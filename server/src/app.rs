@@ -79,8 +79,12 @@ pub async fn services(config: &Config, clock: Arc<dyn Clock>) -> Result<Services
             Some(text) => LocalKek::from_text(text),
             None => LocalKek::from_file(&config.server_kek_file(), may_create_kek(config, &db).await?),
         }
+        .and_then(|kek| kek.with_previous_files(&config.keys.previous_kek_files))
         .map_err(|e| StartError(e.to_string()))?,
     );
+    crate::domain::kek::check_stored_keys(&db, kek.as_ref())
+        .await
+        .map_err(StartError)?;
     if config.sms.provider == crate::sms::SmsProvider::Outbox {
         tracing::warn!(
             outbox = %config.sms.outbox_path(&storage.data_dir).display(),

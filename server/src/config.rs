@@ -140,6 +140,8 @@ pub struct KeysConfig {
     /// Allow creating an explicitly configured `server_kek_file` that is absent, on a database
     /// that holds no key yet. Default false (a missing explicit file stops the start).
     pub create_kek: bool,
+    /// Files of earlier (or not yet current) keys, used only to unwrap during a rotation.
+    pub previous_kek_files: Vec<PathBuf>,
 }
 
 /// `[limits]`: sizes, quotas, rates.
@@ -847,6 +849,24 @@ static KEYS: &[Key] = &[
         |c| Some(Shown::Bool(c.keys.create_kek)),
         |c, r| {
             c.keys.create_kek = want_bool(r)?;
+            Ok(())
+        },
+    ),
+    key(
+        "keys",
+        "previous_kek_files",
+        "Files of other key-encryption keys that only unwrap (key rotation); each must exist.",
+        |c| {
+            Some(Shown::List(
+                c.keys
+                    .previous_kek_files
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect(),
+            ))
+        },
+        |c, r| {
+            c.keys.previous_kek_files = want_list(r)?.into_iter().map(PathBuf::from).collect();
             Ok(())
         },
     ),
@@ -1922,6 +1942,9 @@ impl Config {
         }
         if let Some(p) = &mut self.keys.server_kek_file {
             abs(p, "keys.server_kek_file")?;
+        }
+        for p in &mut self.keys.previous_kek_files {
+            abs(p, "keys.previous_kek_files")?;
         }
         Ok(())
     }

@@ -84,6 +84,27 @@ enum AdminCommand {
     /// The access log.
     #[command(subcommand)]
     Log(LogAdminCommand),
+    /// The server key-encryption key (rotation).
+    #[command(subcommand)]
+    Kek(KekAdminCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum KekAdminCommand {
+    /// Print the current key's id, the other keys held, and how many stored wraps are not yet
+    /// under the current key.
+    Status,
+    /// Re-wrap every stored wrap (server shares, TOTP seeds, the log key) under the current key.
+    /// Safe while replicas serve; stop it at any time and run it again. Exit 1 if some wrap
+    /// opens with no key held.
+    Rewrap {
+        /// Rows read per batch.
+        #[arg(long, default_value_t = 500)]
+        batch: u32,
+        /// Stop after this many rows (default: until done).
+        #[arg(long)]
+        limit: Option<u64>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -98,6 +119,15 @@ enum LogAdminCommand {
     },
     /// Print the log's verifier key (as published at /.well-known/sealpost/log-key).
     Key,
+    /// Log key rotation, step 1: create a second key that co-signs every checkpoint once the
+    /// replicas restart. Prints its vkey, to publish out of band.
+    AddKey,
+    /// Log key rotation, step 2: make the second key the primary (the old one goes on
+    /// co-signing). Restart the replicas afterwards.
+    PromoteKey,
+    /// Log key rotation, step 3: delete the second key; checkpoints are then signed by the
+    /// primary alone. Restart the replicas afterwards.
+    RetireKey,
 }
 
 #[derive(Debug, Subcommand)]
@@ -304,10 +334,58 @@ async fn run_admin(svc: &sealpost_server::domain::Services, command: AdminComman
                 .map_err(|e| e.to_string())?;
             for t in tokens {
                 let state = if t.revoked_at.is_some() { "revoked" } else { "active" };
-                println!("{}\t{}\t{}\t{}\t{}", t.id, t.address, t.name, t.scopes, state);
+                let last_used = t
+                    .last_used_at
+                    .map_or_else(|| "never used".to_owned(), sealpost_server::clock::to_rfc3339);
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    t.id, t.address, t.name, t.scopes, state, last_used
+                );
             }
         }
         AdminCommand::Log(LogAdminCommand::Key) => println!("{}", svc.log.signer.vkey()),
+        AdminCommand::Log(LogAdminCommand::AddKey) => {
+            let vkey =
+                transparency::add_second_key(&svc.db, svc.kek.as_ref(), svc.log.signer.origin(), svc.clock.now_ms())
+                    .await?;
+            println!("{vkey}");
+        }
+        AdminCommand::Log(LogAdminCommand::PromoteKey) => {
+            let vkey = transparency::promote_second_key(&svc.db, svc.kek.as_ref(), svc.log.signer.origin()).await?;
+            println!("{vkey}");
+        }
+        AdminCommand::Log(LogAdminCommand::RetireKey) => {
+            let vkey = transparency::retire_second_key(&svc.db, svc.log.signer.origin()).await?;
+            println!("retired {vkey}");
+        }
+        AdminCommand::Kek(KekAdminCommand::Status) => {
+            let current = sealpost_server::kek::key_id_hex(&svc.kek.current_key_id());
+            println!("current key {current}");
+            let mut total = 0;
+            for (kind, n) in sealpost_server::domain::kek::remaining(svc).await.map_err(err)? {
+                println!("{kind:?}: {n} not under the current key");
+                total += n;
+            }
+            println!("{total} to re-wrap");
+        }
+        AdminCommand::Kek(KekAdminCommand::Rewrap { batch, limit }) => {
+            let report = sealpost_server::domain::kek::rewrap(svc, batch, limit)
+                .await
+                .map_err(err)?;
+            println!(
+                "re-wrapped {}, skipped {} (changed meanwhile), failed {}",
+                report.rewrapped,
+                report.skipped,
+                report.failed.len()
+            );
+            if !report.failed.is_empty() {
+                return Err(format!(
+                    "{} stored wraps open with no key held, e.g. the {}",
+                    report.failed.len(),
+                    report.failed[0]
+                ));
+            }
+        }
         AdminCommand::Log(LogAdminCommand::Audit { checkpoint }) => {
             let (size, root) = match checkpoint {
                 Some(path) => {

@@ -29,6 +29,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
+use rustls::sign::CertifiedKey;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
@@ -103,6 +104,8 @@ pub struct BoundServer {
     tls: Option<TlsAcceptor>,
     header_read_timeout: Duration,
     shutdown_grace: Duration,
+    /// The reloadable certificate behind `tls`, and how often its files are checked.
+    cert_files: Option<(Arc<CertFiles>, Duration)>,
 }
 
 impl std::fmt::Debug for BoundServer {
@@ -118,9 +121,15 @@ impl std::fmt::Debug for BoundServer {
 
 /// Loads TLS (when `tls_cert` and `tls_key` are set) and binds `cfg.listen`.
 pub async fn bind(cfg: &ServerConfig) -> Result<BoundServer, NetError> {
-    let tls = match (&cfg.tls_cert, &cfg.tls_key) {
-        (Some(cert), Some(key)) => Some(TlsAcceptor::from(Arc::new(tls_config(cert, key)?))),
-        (None, None) => None,
+    let (tls, cert_files) = match (&cfg.tls_cert, &cfg.tls_key) {
+        (Some(cert), Some(key)) => {
+            let (config, files) = tls_server_config(CertFiles::load(cert, key)?)?;
+            (
+                Some(TlsAcceptor::from(Arc::new(config))),
+                Some((files, TLS_RELOAD_INTERVAL)),
+            )
+        }
+        (None, None) => (None, None),
         _ => return Err(NetError::TlsIncomplete),
     };
     let listener = TcpListener::bind(cfg.listen).await.map_err(|error| NetError::Bind {
@@ -134,12 +143,34 @@ pub async fn bind(cfg: &ServerConfig) -> Result<BoundServer, NetError> {
         tls,
         header_read_timeout: Duration::from_secs(cfg.header_read_timeout_secs.clamp(1, MAX_DURATION_SECS)),
         shutdown_grace: Duration::from_secs(cfg.shutdown_grace_secs.min(MAX_DURATION_SECS)),
+        cert_files,
     })
 }
 
 /// A rustls server configuration (ring provider, TLS 1.2 and 1.3, ALPN h2 and http/1.1) from
 /// PEM files.
 pub fn tls_config(cert_path: &Path, key_path: &Path) -> Result<rustls::ServerConfig, NetError> {
+    Ok(tls_server_config(CertFiles::load(cert_path, key_path)?)?.0)
+}
+
+/// The configuration and the reloadable certificate it serves.
+fn tls_server_config(files: Arc<CertFiles>) -> Result<(rustls::ServerConfig, Arc<CertFiles>), NetError> {
+    let config_err = |reason: String| NetError::TlsConfig {
+        cert: files.cert_path.clone(),
+        key: files.key_path.clone(),
+        reason,
+    };
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| config_err(e.to_string()))?
+        .with_no_client_auth()
+        .with_cert_resolver(files.clone());
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok((config, files))
+}
+
+/// Reads a certificate chain and its private key from PEM files and checks that they match.
+fn certified_key(cert_path: &Path, key_path: &Path) -> Result<CertifiedKey, NetError> {
     let cert_err = |reason: String| NetError::TlsCert {
         path: cert_path.to_owned(),
         reason,
@@ -157,19 +188,121 @@ pub fn tls_config(cert_path: &Path, key_path: &Path) -> Result<rustls::ServerCon
         path: key_path.to_owned(),
         reason: pem_reason(&e, "private key"),
     })?;
-    let config_err = |reason: String| NetError::TlsConfig {
+    CertifiedKey::from_der(certs, key, &rustls::crypto::ring::default_provider()).map_err(|e| NetError::TlsConfig {
         cert: cert_path.to_owned(),
         key: key_path.to_owned(),
-        reason,
-    };
-    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| config_err(e.to_string()))?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(|e| config_err(e.to_string()))?;
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(config)
+        reason: e.to_string(),
+    })
+}
+
+/// How often the certificate and key files are checked for a change.
+pub const TLS_RELOAD_INTERVAL: Duration = Duration::from_secs(30);
+
+/// What identifies one version of a file: modification time, length, inode (a Kubernetes
+/// secret volume swaps a symlink, which changes the inode).
+type FileStamp = Option<(std::time::SystemTime, u64, u64)>;
+
+fn file_stamp(path: &Path) -> FileStamp {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.modified().ok()?, meta.len(), meta.ino()))
+}
+
+/// The served certificate and key, reloaded from their files without a restart: when the files
+/// change (checked every [`TLS_RELOAD_INTERVAL`]) and on SIGHUP. A new pair that does not load
+/// or does not match is refused with a log line and the current one stays in service. New
+/// handshakes get the new certificate; connections already open keep theirs.
+#[derive(Debug)]
+pub struct CertFiles {
+    cert_path: PathBuf,
+    key_path: PathBuf,
+    current: std::sync::RwLock<Arc<CertifiedKey>>,
+    /// The stamps of the last pair tried (loaded or refused), so a bad pair is reported once.
+    tried: std::sync::Mutex<(FileStamp, FileStamp)>,
+}
+
+impl CertFiles {
+    /// Loads the pair; a bad pair is an error.
+    pub fn load(cert_path: &Path, key_path: &Path) -> Result<Arc<Self>, NetError> {
+        let stamps = (file_stamp(cert_path), file_stamp(key_path));
+        let key = certified_key(cert_path, key_path)?;
+        Ok(Arc::new(Self {
+            cert_path: cert_path.to_owned(),
+            key_path: key_path.to_owned(),
+            current: std::sync::RwLock::new(Arc::new(key)),
+            tried: std::sync::Mutex::new(stamps),
+        }))
+    }
+
+    /// Reloads the pair if its files changed since the last try (always, when `force`).
+    /// Returns whether a new pair is now served; a bad pair leaves the current one in place.
+    pub fn reload(&self, force: bool) -> Result<bool, NetError> {
+        let stamps = (file_stamp(&self.cert_path), file_stamp(&self.key_path));
+        {
+            let mut tried = self.tried.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if !force && *tried == stamps {
+                return Ok(false);
+            }
+            *tried = stamps;
+        }
+        let key = certified_key(&self.cert_path, &self.key_path)?;
+        *self.current.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(key);
+        Ok(true)
+    }
+
+    /// Reloads as [`CertFiles::reload`] does and logs the outcome.
+    fn reload_logged(&self, force: bool) {
+        match self.reload(force) {
+            Ok(true) => tracing::info!(cert = %self.cert_path.display(), "TLS certificate reloaded"),
+            Ok(false) => {}
+            Err(e) => tracing::error!(
+                error = %e,
+                "the new TLS certificate or key was refused; the current one stays in service"
+            ),
+        }
+    }
+
+    /// Watches the files every `interval` and on SIGHUP until the task is aborted.
+    pub fn watch(self: Arc<Self>, interval: Duration) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            let mut hangup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot listen for SIGHUP; TLS files are still checked periodically");
+                    None
+                }
+            };
+            let mut tick = tokio::time::interval(interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await;
+            loop {
+                let force = tokio::select! {
+                    _ = tick.tick() => false,
+                    Some(()) = async {
+                        match hangup.as_mut() {
+                            Some(h) => h.recv().await,
+                            None => std::future::pending().await,
+                        }
+                    } => true,
+                };
+                if force {
+                    tracing::info!("SIGHUP: reloading the TLS certificate and key");
+                }
+                self.reload_logged(force);
+            }
+        })
+    }
+}
+
+impl rustls::server::ResolvesServerCert for CertFiles {
+    fn resolve(&self, _hello: rustls::server::ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(
+            self.current
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone(),
+        )
+    }
 }
 
 /// Describes a PEM error without quoting the file's content.
@@ -203,7 +336,17 @@ impl BoundServer {
             tls: None,
             header_read_timeout: header_read_timeout.clamp(Duration::from_millis(1), max),
             shutdown_grace: shutdown_grace.min(max),
+            cert_files: None,
         })
+    }
+
+    /// Checks the TLS certificate and key files for a change every `interval` instead of every
+    /// [`TLS_RELOAD_INTERVAL`] (tests).
+    pub fn with_tls_reload_interval(mut self, interval: Duration) -> Self {
+        if let Some((_, every)) = &mut self.cert_files {
+            *every = interval.max(Duration::from_millis(10));
+        }
+        self
     }
 
     /// The address actually bound (useful with port 0).
@@ -233,7 +376,9 @@ impl BoundServer {
             tls,
             header_read_timeout,
             shutdown_grace,
+            cert_files,
         } = self;
+        let _reloader = cert_files.map(|(files, every)| AbortOnDrop(files.watch(every)));
         let builder = Arc::new(http_builder(header_read_timeout));
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut connections = JoinSet::new();
@@ -290,6 +435,15 @@ impl BoundServer {
         }
         tracing::info!("server stopped");
         Ok(())
+    }
+}
+
+/// Aborts a background task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

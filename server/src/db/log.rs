@@ -352,6 +352,31 @@ pub async fn insert_key(pool: &sqlx::AnyPool, origin: &str, public: &[u8], wrapp
     Ok(())
 }
 
+/// Replaces a log key row's key if it still holds `old_public` (key rotation); fails otherwise.
+pub async fn replace_key(tx: &mut Tx, origin: &str, old_public: &[u8], public: &[u8], wrapped: &[u8]) -> DbResult<()> {
+    let done =
+        sqlx::query("UPDATE log_keys SET public_key = $1, wrapped_seed = $2 WHERE origin = $3 AND public_key = $4")
+            .bind(public)
+            .bind(wrapped)
+            .bind(origin)
+            .bind(old_public)
+            .execute(&mut **tx)
+            .await?;
+    if done.rows_affected() != 1 {
+        return Err(DbError::Corrupt(format!("the log key {origin:?} changed meanwhile")));
+    }
+    Ok(())
+}
+
+/// Deletes a log key row (the end of a key rotation).
+pub async fn delete_key(pool: &sqlx::AnyPool, origin: &str) -> DbResult<()> {
+    sqlx::query("DELETE FROM log_keys WHERE origin = $1")
+        .bind(origin)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
 /// Stores a witness cosignature line.
 pub async fn store_cosignature(pool: &sqlx::AnyPool, witness: &str, size: u64, line: &str, at: i64) -> DbResult<()> {
     sqlx::query(

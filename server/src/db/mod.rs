@@ -12,6 +12,7 @@
 pub mod access;
 pub mod accounts;
 pub mod incidents;
+pub mod kek;
 pub mod log;
 pub mod messages;
 pub mod ops;

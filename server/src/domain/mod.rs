@@ -4,6 +4,7 @@
 pub mod access;
 pub mod accounts;
 pub mod incidents;
+pub mod kek;
 pub mod limits;
 pub mod messages;
 pub mod notify;

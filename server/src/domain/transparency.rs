@@ -33,15 +33,21 @@ const BATCH: i64 = 500;
 pub const EXPORT_PAGE: u64 = 20_000;
 const KEY_LABEL: &str = "log-key";
 
-/// The log's signing key, shared by every replica (stored wrapped in the database).
+/// The log's signing key, shared by every replica (stored wrapped in the database), and during
+/// a key rotation a second key that co-signs every checkpoint (docs/format.md, "Rotating the log
+/// key").
 pub struct LogSigner {
     seed: Zeroizing<[u8; 32]>,
     key: VerifierKey,
+    second: Option<(Zeroizing<[u8; 32]>, VerifierKey)>,
 }
 
 impl std::fmt::Debug for LogSigner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LogSigner").field("vkey", &self.key.to_vkey()).finish()
+        f.debug_struct("LogSigner")
+            .field("vkey", &self.key.to_vkey())
+            .field("second", &self.second.as_ref().map(|(_, k)| k.to_vkey()))
+            .finish()
     }
 }
 
@@ -53,7 +59,24 @@ impl LogSigner {
         Ok(Self {
             seed: Zeroizing::new(seed),
             key,
+            second: None,
         })
+    }
+
+    /// Adds a second key (same name, the origin) that co-signs every checkpoint.
+    pub fn with_second(mut self, seed: [u8; 32]) -> Result<Self, String> {
+        let public = sealpost_crypto::primitives::ed25519_public(&seed);
+        let key = VerifierKey::new(self.origin(), public).map_err(|_| "invalid second log key".to_owned())?;
+        self.second = Some((Zeroizing::new(seed), key));
+        Ok(self)
+    }
+
+    /// Every verifier key checkpoints are signed with: the primary first, then the second key
+    /// during a rotation.
+    pub fn vkeys(&self) -> Vec<String> {
+        std::iter::once(self.key.to_vkey())
+            .chain(self.second.as_ref().map(|(_, k)| k.to_vkey()))
+            .collect()
     }
 
     /// The origin (key name).
@@ -73,12 +96,36 @@ impl LogSigner {
 
     /// Signs a checkpoint note. The log signs only checkpoints of its stored tree ([`checkpoint`]);
     /// this is public for tools and tests that must show what a misbehaving log could sign.
+    /// During a rotation the note carries the second key's signature too (same key name,
+    /// another key id): a verifier that knows either key accepts it.
     pub fn sign(&self, checkpoint: &Checkpoint) -> DomainResult<String> {
+        let note = self.sign_primary(checkpoint)?;
+        let Some((seed, _)) = &self.second else {
+            return Ok(note);
+        };
+        let failed = |e: sealpost_crypto::Error| {
+            tracing::error!(error = %e, "cannot sign a checkpoint");
+            DomainError::Unavailable
+        };
+        let other = checkpoint.sign(seed).map_err(failed)?;
+        let line = other.rfind("\n\n").map_or("", |at| &other[at + 2..]);
+        tlog::add_signature_lines(&note, line).map_err(failed)
+    }
+
+    /// A checkpoint note signed by the primary key only (receipts and exports, whose verifiers
+    /// accept exactly the log's signature and witness cosignatures on their checkpoint).
+    pub fn sign_primary(&self, checkpoint: &Checkpoint) -> DomainResult<String> {
         checkpoint.sign(&self.seed).map_err(|e| {
             tracing::error!(error = %e, "cannot sign a checkpoint");
             DomainError::Unavailable
         })
     }
+}
+
+/// The `log_keys` row of the second key of `origin` (origins contain no whitespace, so it never
+/// names a log). Its wrap is bound to this text, as the primary's is bound to the origin.
+pub fn second_key_row(origin: &str) -> String {
+    format!("{origin} second")
 }
 
 /// Loads the log key for `origin`, creating it on first start (a race between replicas leaves
@@ -115,7 +162,102 @@ pub async fn load_signer(db: &Db, kek: &dyn ShareWrapper, origin: &str, now: i64
     if signer.key.public.as_slice() != public.as_slice() {
         return Err("the stored log key does not match its public key".into());
     }
-    Ok(signer)
+    let row = second_key_row(origin);
+    match q::load_key(db.pool(), &row).await.map_err(|e| e.to_string())? {
+        None => Ok(signer),
+        Some((public, wrapped)) => {
+            let seed = kek
+                .unwrap_secret(KEY_LABEL, row.as_bytes(), &wrapped)
+                .map_err(|e| format!("the second log key does not open: {e}"))?;
+            let seed: [u8; 32] = seed
+                .as_slice()
+                .try_into()
+                .map_err(|_| "the second log key has the wrong length".to_owned())?;
+            let signer = signer.with_second(seed)?;
+            if signer.second.as_ref().map(|(_, k)| k.public.as_slice()) != Some(public.as_slice()) {
+                return Err("the second log key does not match its public key".into());
+            }
+            Ok(signer)
+        }
+    }
+}
+
+/// Starts a log key rotation: stores a new key as the second key of `origin`, which every
+/// replica started afterwards uses to co-sign checkpoints. Returns its vkey.
+pub async fn add_second_key(db: &Db, kek: &dyn ShareWrapper, origin: &str, now: i64) -> Result<String, String> {
+    let row = second_key_row(origin);
+    if q::load_key(db.pool(), &row).await.map_err(|e| e.to_string())?.is_some() {
+        return Err("a second log key already exists: promote or retire it first".into());
+    }
+    let mut seed = Zeroizing::new([0u8; 32]);
+    getrandom::fill(seed.as_mut()).map_err(|_| "the OS random generator failed".to_owned())?;
+    let key = LogSigner::from_seed(origin, *seed)?;
+    let wrapped = kek
+        .wrap_secret(KEY_LABEL, row.as_bytes(), seed.as_ref())
+        .map_err(|e| e.to_string())?;
+    q::insert_key(db.pool(), &row, &key.key.public, &wrapped, now)
+        .await
+        .map_err(|e| e.to_string())?;
+    let stored = q::load_key(db.pool(), &row).await.map_err(|e| e.to_string())?;
+    if stored.is_none_or(|(public, _)| public.as_slice() != key.key.public.as_slice()) {
+        return Err("another second log key was added at the same time".into());
+    }
+    Ok(key.vkey())
+}
+
+/// Swaps the primary and the second key of `origin` (both go on signing checkpoints). Returns
+/// the new primary's vkey.
+pub async fn promote_second_key(db: &Db, kek: &dyn ShareWrapper, origin: &str) -> Result<String, String> {
+    let row = second_key_row(origin);
+    let open = |name: &str, wrapped: &[u8]| -> Result<Zeroizing<Vec<u8>>, String> {
+        kek.unwrap_secret(KEY_LABEL, name.as_bytes(), wrapped)
+            .map_err(|e| format!("the log key {name:?} does not open: {e}"))
+    };
+    let (primary_pk, primary_wrapped) = q::load_key(db.pool(), origin)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("there is no log key to rotate")?;
+    let (second_pk, second_wrapped) = q::load_key(db.pool(), &row)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("there is no second log key: add one first (admin log add-key)")?;
+    let primary_seed = open(origin, &primary_wrapped)?;
+    let second_seed = open(&row, &second_wrapped)?;
+    let new_primary = kek
+        .wrap_secret(KEY_LABEL, origin.as_bytes(), &second_seed)
+        .map_err(|e| e.to_string())?;
+    let new_second = kek
+        .wrap_secret(KEY_LABEL, row.as_bytes(), &primary_seed)
+        .map_err(|e| e.to_string())?;
+    let mut tx = db.begin_write().await.map_err(|e| e.to_string())?;
+    q::replace_key(&mut tx, origin, &primary_pk, &second_pk, &new_primary)
+        .await
+        .map_err(|e| e.to_string())?;
+    q::replace_key(&mut tx, &row, &second_pk, &primary_pk, &new_second)
+        .await
+        .map_err(|e| e.to_string())?;
+    tx.commit().await.map_err(|e| e.to_string())?;
+    let public: [u8; 32] = second_pk
+        .as_slice()
+        .try_into()
+        .map_err(|_| "the second log key has the wrong length".to_owned())?;
+    Ok(VerifierKey::new(origin, public).map_err(|e| e.to_string())?.to_vkey())
+}
+
+/// Ends a rotation: deletes the second key (its seed is gone; what it signed still verifies
+/// against its public key). Returns its vkey.
+pub async fn retire_second_key(db: &Db, origin: &str) -> Result<String, String> {
+    let row = second_key_row(origin);
+    let (public, _) = q::load_key(db.pool(), &row)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("there is no second log key to retire")?;
+    q::delete_key(db.pool(), &row).await.map_err(|e| e.to_string())?;
+    let public: [u8; 32] = public
+        .as_slice()
+        .try_into()
+        .map_err(|_| "the second log key has the wrong length".to_owned())?;
+    Ok(VerifierKey::new(origin, public).map_err(|e| e.to_string())?.to_vkey())
 }
 
 /// A witness the log pushes its checkpoints to.
@@ -295,6 +437,11 @@ pub async fn checkpoint(svc: &Services) -> DomainResult<SignedCheckpoint> {
     };
     let note = with_cosignatures(svc, &checkpoint, svc.log.signer.sign(&checkpoint)?).await?;
     Ok(SignedCheckpoint { checkpoint, note })
+}
+
+/// The checkpoint signed by the primary key only, with its stored cosignatures.
+async fn primary_note(svc: &Services, checkpoint: &Checkpoint) -> DomainResult<String> {
+    with_cosignatures(svc, checkpoint, svc.log.signer.sign_primary(checkpoint)?).await
 }
 
 async fn with_cosignatures(svc: &Services, checkpoint: &Checkpoint, note: String) -> DomainResult<String> {
@@ -548,16 +695,18 @@ async fn build_receipt(
             address: label(r),
         })
         .collect();
+    // Receipt verifiers accept exactly the log's signature and cosignatures on the checkpoint.
+    let note = primary_note(svc, &signed.checkpoint).await?;
     let witnesses: Vec<CosignerKey> = svc
         .log
         .witnesses
         .iter()
-        .filter(|w| tlog::verify_cosignature(&signed.note, &w.key).is_ok())
+        .filter(|w| tlog::verify_cosignature(&note, &w.key).is_ok())
         .map(|w| w.key.clone())
         .collect();
     tlog::build_receipt(
         &svc.log.signer.seed,
-        &signed.note,
+        &note,
         message_id,
         u64::try_from(now).unwrap_or(0),
         &labels,

@@ -41,6 +41,7 @@ pub async fn info(State(state): State<AppState>, ClientIp(ip): ClientIp) -> ApiR
     Ok(Json(serde_json::json!({
         "origin": log.signer.origin(),
         "log_key": log.signer.vkey(),
+        "log_keys": log.signer.vkeys(),
         "size": signed.checkpoint.size,
         "root": STANDARD.encode(signed.checkpoint.root),
         "checkpoint": signed.note,
