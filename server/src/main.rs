@@ -74,6 +74,16 @@ enum AdminCommand {
     /// The access log.
     #[command(subcommand)]
     Log(LogAdminCommand),
+    /// The revocation fence (docs/operations.md, "Backups and restore").
+    #[command(subcommand)]
+    Fence(FenceAdminCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum FenceAdminCommand {
+    /// Re-apply every revocation, deletion and expiry change in the fence that the database
+    /// does not reflect (every replica also does this at start-up, before it serves).
+    Apply,
 }
 
 #[derive(Debug, Subcommand)]
@@ -292,6 +302,15 @@ async fn run_admin(svc: &sealpost_server::domain::Services, command: AdminComman
                 let state = if t.revoked_at.is_some() { "revoked" } else { "active" };
                 println!("{}\t{}\t{}\t{}\t{}", t.id, t.address, t.name, t.scopes, state);
             }
+        }
+        AdminCommand::Fence(FenceAdminCommand::Apply) => {
+            let r = sealpost_server::domain::fence::apply(svc).await.map_err(err)?;
+            println!(
+                "revocation fence at {}: {} messages, {} changes re-applied",
+                svc.fence.location(),
+                r.messages,
+                r.applied
+            );
         }
         AdminCommand::Log(LogAdminCommand::Key) => println!("{}", svc.log.signer.vkey()),
         AdminCommand::Log(LogAdminCommand::Audit { checkpoint }) => {

@@ -773,7 +773,7 @@ pub async fn release(svc: &Services, access_id: &str, session: Option<&str>) -> 
                 log,
             })
         }
-        Err(DomainError::Ended(_)) => {
+        Err(DomainError::Ended(why)) => {
             // Say why: the state may have changed since the check above.
             let now = svc.clock.now_ms();
             let fresh = load(svc, access_id).await?;
@@ -781,7 +781,12 @@ pub async fn release(svc: &Services, access_id: &str, session: Option<&str>) -> 
             if fresh.max_opens.is_some_and(|max| fresh.releases >= u64::from(max)) {
                 return Err(DomainError::Gone("open_limit"));
             }
-            Err(DomainError::Gone("unavailable"))
+            // The revocation fence refused what the database does not show yet.
+            Err(DomainError::Gone(match why.as_str() {
+                "revoked" => "revoked",
+                "expired" => "expired",
+                _ => "unavailable",
+            }))
         }
         Err(other) => Err(other),
     }
