@@ -465,7 +465,11 @@ async fn killed_mid_revoke_never_releases_after_the_revoke() {
         assert_eq!(status(&server.base, &alice.token, &m1.id).await["state"], "revoked");
         assert_eq!(link_state(&server.base, &m1).await, "revoked");
         let a = release(&server.base, &m1, &s1).await.unwrap();
-        assert!(matches!(a.status, 401 | 410), "released after a fenced revoke: {}", a.body);
+        assert!(
+            matches!(a.status, 401 | 410),
+            "released after a fenced revoke: {}",
+            a.body
+        );
         let kinds = event_kinds(&server.base, &alice.token, &m1.id).await;
         assert_eq!(count(&kinds, "message.revoked"), 1, "{kinds:?}");
         assert_eq!(count(&kinds, "share.released"), 0, "{kinds:?}");

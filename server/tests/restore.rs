@@ -39,7 +39,13 @@ fn client() -> reqwest::Client {
     reqwest::Client::new()
 }
 
-async fn call(server: &TestServer, method: reqwest::Method, path: &str, bearer: Option<&str>, body: Option<Value>) -> (u16, Value) {
+async fn call(
+    server: &TestServer,
+    method: reqwest::Method,
+    path: &str,
+    bearer: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
     let mut req = client().request(method, server.url(path));
     if let Some(s) = bearer {
         req = req.header("authorization", format!("Bearer {s}"));
@@ -99,7 +105,14 @@ fn code_for(server: &TestServer, phone: &str) -> String {
 }
 
 async fn verified_session(server: &TestServer, link: &Link) -> String {
-    let (s, v) = call(server, reqwest::Method::POST, &format!("/api/v1/access/{}/code", link.access_id), None, Some(json!({}))).await;
+    let (s, v) = call(
+        server,
+        reqwest::Method::POST,
+        &format!("/api/v1/access/{}/code", link.access_id),
+        None,
+        Some(json!({})),
+    )
+    .await;
     assert_eq!(s, 202, "{v}");
     let code = code_for(server, &link.phone);
     let (s, v) = call(
@@ -115,18 +128,34 @@ async fn verified_session(server: &TestServer, link: &Link) -> String {
 }
 
 async fn release(server: &TestServer, link: &Link, session: &str) -> (u16, Value) {
-    call(server, reqwest::Method::POST, &format!("/api/v1/access/{}/release", link.access_id), Some(session), Some(json!({}))).await
+    call(
+        server,
+        reqwest::Method::POST,
+        &format!("/api/v1/access/{}/release", link.access_id),
+        Some(session),
+        Some(json!({})),
+    )
+    .await
 }
 
 async fn link_state(server: &TestServer, link: &Link) -> String {
-    let (s, v) = call(server, reqwest::Method::GET, &format!("/api/v1/access/{}", link.access_id), None, None).await;
+    let (s, v) = call(
+        server,
+        reqwest::Method::GET,
+        &format!("/api/v1/access/{}", link.access_id),
+        None,
+        None,
+    )
+    .await;
     assert_eq!(s, 200, "{v}");
     v["state"].as_str().unwrap().to_owned()
 }
 
 /// Every log entry of a message (sequenced first), as (kind, rid, detail).
 async fn log_of(server: &TestServer, id: &str) -> Vec<(String, Option<String>, Option<String>)> {
-    sealpost_server::domain::transparency::integrate(&server.services).await.unwrap();
+    sealpost_server::domain::transparency::integrate(&server.services)
+        .await
+        .unwrap();
     sealpost_server::db::ops::message_events(server.services.db.pool(), id)
         .await
         .unwrap()
@@ -166,7 +195,10 @@ fn have(tool: &str) -> bool {
         .is_ok_and(|o| o.status.success());
     if !ok {
         let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-        assert!(!ci, "CI=true but {tool} is not installed (apt-get install postgresql-client)");
+        assert!(
+            !ci,
+            "CI=true but {tool} is not installed (apt-get install postgresql-client)"
+        );
         eprintln!("note: {tool} not found; skipping the PostgreSQL backup and restore");
     }
     ok
@@ -225,7 +257,13 @@ fn restore(storage: &Storage, from: &Path) {
         }
         Backend::Postgres => {
             run(std::process::Command::new("psql")
-                .args(["-v", "ON_ERROR_STOP=1", "-q", "-c", "DROP SCHEMA public CASCADE; CREATE SCHEMA public;"])
+                .args([
+                    "-v",
+                    "ON_ERROR_STOP=1",
+                    "-q",
+                    "-c",
+                    "DROP SCHEMA public CASCADE; CREATE SCHEMA public;",
+                ])
                 .arg(&storage.database_url));
             run(std::process::Command::new("psql")
                 .args(["-v", "ON_ERROR_STOP=1", "-q", "-f"])
@@ -245,7 +283,15 @@ fn config(storage: &Storage) -> sealpost_server::config::Config {
 }
 
 async fn sender(server: &TestServer) -> Actor {
-    actor(server, "restore-org", "alice@restore.example", &[Role::Sender], &[Scope::Send, Scope::Read], true).await
+    actor(
+        server,
+        "restore-org",
+        "alice@restore.example",
+        &[Role::Sender],
+        &[Scope::Send, Scope::Read],
+        true,
+    )
+    .await
 }
 
 fn phone(n: usize) -> String {
@@ -286,7 +332,15 @@ async fn a_restored_backup_never_brings_back_what_was_revoked_deleted_or_expired
         assert_eq!(s, 200, "{v}");
         // Every recipient verifies before the backup: the sessions come back with it.
         let mut sessions = std::collections::HashMap::new();
-        for m in [&revoked, &one_revoked, &deleted, &shortened, &scheduled, &expiring, &untouched] {
+        for m in [
+            &revoked,
+            &one_revoked,
+            &deleted,
+            &shortened,
+            &scheduled,
+            &expiring,
+            &untouched,
+        ] {
             for link in &m.links {
                 sessions.insert(link.access_id.clone(), verified_session(&server, link).await);
             }
@@ -309,7 +363,14 @@ async fn a_restored_backup_never_brings_back_what_was_revoked_deleted_or_expired
         assert_eq!((s, v["state"].as_str()), (200, Some("revoked")), "{v}");
         let (s, v) = post(&one_revoked.id, json!({ "recipient": one_revoked.links[0].rid })).await;
         assert_eq!(s, 200, "{v}");
-        let (s, v) = call(&server, reqwest::Method::DELETE, &format!("/api/v1/messages/{}", deleted.id), Some(&alice.token), None).await;
+        let (s, v) = call(
+            &server,
+            reqwest::Method::DELETE,
+            &format!("/api/v1/messages/{}", deleted.id),
+            Some(&alice.token),
+            None,
+        )
+        .await;
         assert!(s == 200 || s == 204, "{s} {v}");
         let (s, v) = call(
             &server,
@@ -320,7 +381,11 @@ async fn a_restored_backup_never_brings_back_what_was_revoked_deleted_or_expired
         )
         .await;
         assert_eq!(s, 200, "{v}");
-        let (s, v) = post(&scheduled.id, json!({ "at": sealpost_server::clock::to_rfc3339(T0 + 2 * HOUR) })).await;
+        let (s, v) = post(
+            &scheduled.id,
+            json!({ "at": sealpost_server::clock::to_rfc3339(T0 + 2 * HOUR) }),
+        )
+        .await;
         assert_eq!(s, 200, "{v}");
         server.stop().await;
 
@@ -338,7 +403,11 @@ async fn a_restored_backup_never_brings_back_what_was_revoked_deleted_or_expired
         assert_eq!(raw.state, "sealed", "the restored row predates the revocation");
         for (m, link) in [(&revoked, &revoked.links[0]), (&one_revoked, &one_revoked.links[0])] {
             let r = sealpost_server::domain::messages::release_share(&services, &m.id, &link.rid, json!({})).await;
-            assert!(matches!(&r, Err(DomainError::Ended(why)) if why == "revoked"), "{:?}", r.map(|x| x.1));
+            assert!(
+                matches!(&r, Err(DomainError::Ended(why)) if why == "revoked"),
+                "{:?}",
+                r.map(|x| x.1)
+            );
         }
         services.db.close().await;
 
@@ -350,22 +419,56 @@ async fn a_restored_backup_never_brings_back_what_was_revoked_deleted_or_expired
             let (s, v) = release(&server, link, &sessions[&link.access_id]).await;
             assert_eq!(s, 410, "{}: released after the restore: {v}", m.id);
             assert!(why.contains(&v["code"].as_str().unwrap()), "{v}");
-            let (s, v) = call(&server, reqwest::Method::POST, &format!("/api/v1/access/{}/code", link.access_id), None, Some(json!({}))).await;
+            let (s, v) = call(
+                &server,
+                reqwest::Method::POST,
+                &format!("/api/v1/access/{}/code", link.access_id),
+                None,
+                Some(json!({})),
+            )
+            .await;
             assert_eq!(s, 410, "{v}");
         };
         refused(&revoked, &revoked.links[0], &["revoked"]).await;
         refused(&one_revoked, &one_revoked.links[0], &["revoked"]).await;
         refused(&deleted, &deleted.links[0], &["unavailable"]).await;
         // The other recipient of the partly revoked message, and the untouched message, open.
-        let (s, v) = release(&server, &one_revoked.links[1], &sessions[&one_revoked.links[1].access_id]).await;
+        let (s, v) = release(
+            &server,
+            &one_revoked.links[1],
+            &sessions[&one_revoked.links[1].access_id],
+        )
+        .await;
         assert_eq!(s, 200, "{v}");
         let (s, v) = release(&server, &untouched.links[0], &sessions[&untouched.links[0].access_id]).await;
         assert_eq!(s, 200, "{v}");
         // The shortened expiry and the scheduled revocation are back in the database.
-        let (_, status) = call(&server, reqwest::Method::GET, &format!("/api/v1/messages/{}", shortened.id), Some(&alice.token), None).await;
-        assert_eq!(status["expires_at"], sealpost_server::clock::to_rfc3339(T0 + 2 * HOUR), "{status}");
-        let (_, status) = call(&server, reqwest::Method::GET, &format!("/api/v1/messages/{}", scheduled.id), Some(&alice.token), None).await;
-        assert_eq!(status["revoke_at"], sealpost_server::clock::to_rfc3339(T0 + 2 * HOUR), "{status}");
+        let (_, status) = call(
+            &server,
+            reqwest::Method::GET,
+            &format!("/api/v1/messages/{}", shortened.id),
+            Some(&alice.token),
+            None,
+        )
+        .await;
+        assert_eq!(
+            status["expires_at"],
+            sealpost_server::clock::to_rfc3339(T0 + 2 * HOUR),
+            "{status}"
+        );
+        let (_, status) = call(
+            &server,
+            reqwest::Method::GET,
+            &format!("/api/v1/messages/{}", scheduled.id),
+            Some(&alice.token),
+            None,
+        )
+        .await;
+        assert_eq!(
+            status["revoke_at"],
+            sealpost_server::clock::to_rfc3339(T0 + 2 * HOUR),
+            "{status}"
+        );
 
         // Three hours on (the sweeper has not run since the start): the expiry and the
         // schedules are due; the restored rows of `expiring` still say "sealed".
@@ -397,7 +500,10 @@ async fn a_restored_backup_never_brings_back_what_was_revoked_deleted_or_expired
         assert_eq!(from_fence(&log_of(&server, &revoked.id).await, "message.revoked"), 1);
         assert_eq!(from_fence(&log_of(&server, &deleted.id).await, "message.deleted"), 1);
         assert_eq!(from_fence(&log_of(&server, &shortened.id).await, "expiry.changed"), 1);
-        assert_eq!(from_fence(&log_of(&server, &scheduled.id).await, "revocation.scheduled"), 1);
+        assert_eq!(
+            from_fence(&log_of(&server, &scheduled.id).await, "revocation.scheduled"),
+            1
+        );
         assert_eq!(from_fence(&log_of(&server, &untouched.id).await, "message.revoked"), 0);
 
         // A second start finds the database in line with the fence: nothing applied twice.
@@ -426,9 +532,23 @@ async fn a_change_whose_fence_entry_cannot_be_written_is_not_acknowledged() {
         std::fs::rename(&fence, &aside).unwrap();
         std::fs::write(&fence, b"not a directory").unwrap();
 
-        let (s, v) = call(&server, reqwest::Method::POST, &format!("/api/v1/messages/{}/revoke", m.id), Some(&alice.token), Some(json!({}))).await;
+        let (s, v) = call(
+            &server,
+            reqwest::Method::POST,
+            &format!("/api/v1/messages/{}/revoke", m.id),
+            Some(&alice.token),
+            Some(json!({})),
+        )
+        .await;
         assert_eq!((s, v["code"].as_str()), (503, Some("unavailable")), "{v}");
-        let (s, v) = call(&server, reqwest::Method::DELETE, &format!("/api/v1/messages/{}", m.id), Some(&alice.token), None).await;
+        let (s, v) = call(
+            &server,
+            reqwest::Method::DELETE,
+            &format!("/api/v1/messages/{}", m.id),
+            Some(&alice.token),
+            None,
+        )
+        .await;
         assert_eq!((s, v["code"].as_str()), (503, Some("unavailable")), "{v}");
         let (s, v) = call(
             &server,
@@ -439,15 +559,32 @@ async fn a_change_whose_fence_entry_cannot_be_written_is_not_acknowledged() {
         )
         .await;
         assert_eq!((s, v["code"].as_str()), (503, Some("unavailable")), "{v}");
-        let (_, status) = call(&server, reqwest::Method::GET, &format!("/api/v1/messages/{}", m.id), Some(&alice.token), None).await;
+        let (_, status) = call(
+            &server,
+            reqwest::Method::GET,
+            &format!("/api/v1/messages/{}", m.id),
+            Some(&alice.token),
+            None,
+        )
+        .await;
         assert_eq!(status["state"], "sealed", "{status}");
         let log = log_of(&server, &m.id).await;
-        assert_eq!(count(&log, "message.revoked") + count(&log, "message.deleted") + count(&log, "expiry.changed"), 0);
+        assert_eq!(
+            count(&log, "message.revoked") + count(&log, "message.deleted") + count(&log, "expiry.changed"),
+            0
+        );
 
         // The fence is back: the revocation goes through and is in the fence.
         std::fs::remove_file(&fence).unwrap();
         std::fs::rename(&aside, &fence).unwrap();
-        let (s, v) = call(&server, reqwest::Method::POST, &format!("/api/v1/messages/{}/revoke", m.id), Some(&alice.token), Some(json!({}))).await;
+        let (s, v) = call(
+            &server,
+            reqwest::Method::POST,
+            &format!("/api/v1/messages/{}/revoke", m.id),
+            Some(&alice.token),
+            Some(json!({})),
+        )
+        .await;
         assert_eq!((s, v["state"].as_str()), (200, Some("revoked")), "{v}");
         assert!(fence.join(&m.id).join("revoked").is_file());
         server.stop().await;
@@ -487,7 +624,10 @@ async fn a_fence_on_s3_is_written_checked_and_reapplied() {
     )
     .await;
     assert_eq!(s, 200, "{v}");
-    assert!(!cfg.storage.data_dir.join("fence").exists(), "the fence went to the local directory");
+    assert!(
+        !cfg.storage.data_dir.join("fence").exists(),
+        "the fence went to the local directory"
+    );
     let fence = sealpost_server::fence::Fence::from_config(&cfg.storage).unwrap();
     assert_eq!(
         fence.for_message(&m.id).await.unwrap(),

@@ -64,9 +64,7 @@ fn latest_revoke_at(entries: &[Entry], rid: Option<&str>) -> Option<i64> {
     entries
         .iter()
         .filter_map(|e| match e {
-            Entry::RevokeAt { rid: r, changed, at } if r.as_deref() == rid => {
-                Some((*changed, std::cmp::Reverse(*at)))
-            }
+            Entry::RevokeAt { rid: r, changed, at } if r.as_deref() == rid => Some((*changed, std::cmp::Reverse(*at))),
             _ => None,
         })
         .max()
@@ -175,15 +173,42 @@ async fn apply_message(svc: &Services, id: &str, entries: &[Entry]) -> DomainRes
         messages::queue_blob_deletions(svc, &mut tx, id, now).await?;
         users::release_quota(&mut tx, id).await?;
         log(&mut tx, now, &m.org_id, id, kind, None, SOURCE_DETAIL.into()).await?;
-        log(&mut tx, now, &m.org_id, id, "share.destroyed", None, SOURCE_DETAIL.into()).await?;
+        log(
+            &mut tx,
+            now,
+            &m.org_id,
+            id,
+            "share.destroyed",
+            None,
+            SOURCE_DETAIL.into(),
+        )
+        .await?;
         applied += 1;
     }
     for entry in entries {
         if let Entry::RecipientRevoked(rid) = entry
             && q::revoke_recipient(&mut tx, id, rid, now).await?
         {
-            log(&mut tx, now, &m.org_id, id, "recipient.revoked", Some(rid), SOURCE_DETAIL.into()).await?;
-            log(&mut tx, now, &m.org_id, id, "share.destroyed", Some(rid), SOURCE_DETAIL.into()).await?;
+            log(
+                &mut tx,
+                now,
+                &m.org_id,
+                id,
+                "recipient.revoked",
+                Some(rid),
+                SOURCE_DETAIL.into(),
+            )
+            .await?;
+            log(
+                &mut tx,
+                now,
+                &m.org_id,
+                id,
+                "share.destroyed",
+                Some(rid),
+                SOURCE_DETAIL.into(),
+            )
+            .await?;
             applied += 1;
         }
     }
@@ -206,7 +231,16 @@ async fn apply_message(svc: &Services, id: &str, entries: &[Entry]) -> DomainRes
             && q::advance_revoke(&mut tx, id, rid, at).await?
         {
             let detail = serde_json::json!({ "at": to_rfc3339(at), "source": "restore_fence" });
-            log(&mut tx, now, &m.org_id, id, "revocation.scheduled", rid, detail.to_string()).await?;
+            log(
+                &mut tx,
+                now,
+                &m.org_id,
+                id,
+                "revocation.scheduled",
+                rid,
+                detail.to_string(),
+            )
+            .await?;
             applied += 1;
         }
     }

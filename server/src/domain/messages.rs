@@ -1343,7 +1343,12 @@ pub async fn revoke_recipient_now(svc: &Services, id: &str, rid: &str) -> Domain
     Ok(changed)
 }
 
-pub(crate) async fn queue_blob_deletions(svc: &Services, tx: &mut crate::db::Tx, id: &str, now: i64) -> DomainResult<()> {
+pub(crate) async fn queue_blob_deletions(
+    svc: &Services,
+    tx: &mut crate::db::Tx,
+    id: &str,
+    now: i64,
+) -> DomainResult<()> {
     ops::queue_deletion(tx, header_key(id)?.as_str(), None, now).await?;
     for p in q::payloads(svc.db.pool(), id).await? {
         let upload = if p.complete { None } else { p.upload_id.as_deref() };
