@@ -74,6 +74,14 @@ pub async fn services(config: &Config, clock: Arc<dyn Clock>) -> Result<Services
     let blobs = BlobStore::from_config(storage)
         .await
         .map_err(|e| StartError(format!("cannot open the blob store: {e}")))?;
+    let fence = crate::fence::Fence::from_config(storage)
+        .map_err(|e| StartError(format!("cannot open the revocation fence: {e}")))?;
+    if storage.fence_url.is_none() && storage.blob_url.as_deref().is_some_and(|u| u.starts_with("s3://")) {
+        tracing::warn!(
+            fence = fence.location(),
+            "the revocation fence is a local directory while blobs are in S3: set storage.fence_url to a location every replica shares"
+        );
+    }
     let kek: Arc<dyn ShareWrapper> = Arc::new(
         match &config.keys.server_kek {
             Some(text) => LocalKek::from_text(text),
@@ -109,6 +117,7 @@ pub async fn services(config: &Config, clock: Arc<dyn Clock>) -> Result<Services
     Ok(Services {
         db,
         blobs,
+        fence,
         kek,
         clock,
         limits: Arc::new(config.limits.clone()),
@@ -210,6 +219,11 @@ pub async fn serve(
     on_bound: impl FnOnce(std::net::SocketAddr),
 ) -> Result<(), StartError> {
     let config = Arc::new(config);
+    // A database restored from a backup must not serve what was revoked since: re-apply the
+    // fence before the listener exists (docs/operations.md, "Backups and restore").
+    crate::domain::fence::apply(&services)
+        .await
+        .map_err(|e| StartError(format!("cannot re-apply the revocation fence: {e}")))?;
     let bound = crate::net::bind(&config.server)
         .await
         .map_err(|e| StartError(e.to_string()))?;

@@ -114,6 +114,9 @@ pub struct StorageConfig {
     pub database_max_connections: u32,
     /// `file:///abs/dir` or `s3://bucket`; default a local directory `<data_dir>/blobs`.
     pub blob_url: Option<String>,
+    /// The revocation fence, kept outside the backup set: `file:///abs/dir` or
+    /// `s3://bucket[/prefix]`; default the directory `<data_dir>/fence`.
+    pub fence_url: Option<String>,
     /// S3 endpoint for S3-compatible stores (MinIO, moto, Ceph…).
     pub s3_endpoint: Option<String>,
     /// S3 region. Default `us-east-1`.
@@ -323,6 +326,7 @@ impl Default for StorageConfig {
             database_url: None,
             database_max_connections: 16,
             blob_url: None,
+            fence_url: None,
             s3_endpoint: None,
             s3_region: "us-east-1".to_owned(),
             s3_access_key_id: None,
@@ -746,6 +750,23 @@ static KEYS: &[Key] = &[
         Some(Shown::Str(format!(
             "file://{}",
             absolute(&c.storage.data_dir).join("blobs").display()
+        )))
+    }),
+    key(
+        "storage",
+        "fence_url",
+        "The revocation fence, never restored from a backup: file:///absolute/dir or s3://bucket[/prefix], shared by all replicas. Default: the directory <data_dir>/fence.",
+        |c| c.storage.fence_url.as_deref().and_then(shown_str),
+        |c, r| {
+            c.storage.fence_url = want_opt_str(r)?;
+            Ok(())
+        },
+    )
+    .example("\"s3://sealpost-fence\"")
+    .derived(|c| {
+        Some(Shown::Str(format!(
+            "file://{}",
+            absolute(&c.storage.data_dir).join("fence").display()
         )))
     }),
     key(
@@ -2066,6 +2087,17 @@ impl Config {
             check(
                 ok,
                 format!("storage.blob_url must be file:///absolute/directory or s3://bucket[/prefix], got {url:?}"),
+            );
+        }
+        if let Some(url) = &st.fence_url {
+            let ok = match (url.strip_prefix("file://"), url.strip_prefix("s3://")) {
+                (Some(path), _) => path.starts_with('/') && path.len() > 1,
+                (_, Some(rest)) => rest.split('/').next().is_some_and(|bucket| !bucket.is_empty()),
+                _ => false,
+            };
+            check(
+                ok,
+                format!("storage.fence_url must be file:///absolute/directory or s3://bucket[/prefix], got {url:?}"),
             );
         }
         if let Some(endpoint) = &st.s3_endpoint {

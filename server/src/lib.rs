@@ -10,6 +10,7 @@ pub mod context;
 pub mod db;
 pub mod domain;
 pub mod failpoint;
+pub mod fence;
 pub mod http;
 pub mod ids;
 pub mod kek;

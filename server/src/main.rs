@@ -87,6 +87,9 @@ enum AdminCommand {
     /// The server key-encryption key (rotation).
     #[command(subcommand)]
     Kek(KekAdminCommand),
+    /// The revocation fence (docs/operations.md, "Backups and restore").
+    #[command(subcommand)]
+    Fence(FenceAdminCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -105,6 +108,13 @@ enum KekAdminCommand {
         #[arg(long)]
         limit: Option<u64>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum FenceAdminCommand {
+    /// Re-apply every revocation, deletion and expiry change in the fence that the database
+    /// does not reflect (every replica also does this at start-up, before it serves).
+    Apply,
 }
 
 #[derive(Debug, Subcommand)]
@@ -342,6 +352,15 @@ async fn run_admin(svc: &sealpost_server::domain::Services, command: AdminComman
                     t.id, t.address, t.name, t.scopes, state, last_used
                 );
             }
+        }
+        AdminCommand::Fence(FenceAdminCommand::Apply) => {
+            let r = sealpost_server::domain::fence::apply(svc).await.map_err(err)?;
+            println!(
+                "revocation fence at {}: {} messages, {} changes re-applied",
+                svc.fence.location(),
+                r.messages,
+                r.applied
+            );
         }
         AdminCommand::Log(LogAdminCommand::Key) => println!("{}", svc.log.signer.vkey()),
         AdminCommand::Log(LogAdminCommand::AddKey) => {

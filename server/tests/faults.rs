@@ -433,10 +433,10 @@ async fn killed_mid_release_returns_a_share_only_with_its_log_entry() {
 // ------------------------------------------------------------------ mid-revoke
 
 /// Kills the server inside the revoke (before and after its commit) and right after a revoke
-/// was acknowledged. Would catch: a revoke that survives a rolled-back transaction (status
-/// lying about the true state), a non-idempotent retried revoke (a second `message.revoked`),
-/// and above all any release after an acknowledged revoke, by a session verified before it,
-/// after one restart or several.
+/// was acknowledged. Would catch: a revoke killed before its commit that neither takes effect
+/// from its revocation-fence entry nor stays undone (status lying about the true state), a
+/// non-idempotent retried revoke (a second `message.revoked`), and above all any release after
+/// an acknowledged revoke, by a session verified before it, after one restart or several.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_mid_revoke_never_releases_after_the_revoke() {
     for backend in backends().await {
@@ -445,15 +445,19 @@ async fn killed_mid_revoke_never_releases_after_the_revoke() {
         let (alice, _) = setup(&storage, &server.base).await;
         let m1 = send_guest(&server.base, &alice, "+447700900202", b"first", None).await;
         let m2 = send_guest(&server.base, &alice, "+447700900203", b"second", None).await;
+        let m3 = send_guest(&server.base, &alice, "+447700900204", b"third", None).await;
         // Sessions verified before the revokes.
         let s1 = session(&server.base, &storage, &m1).await;
         let s2 = session(&server.base, &storage, &m2).await;
+        let s3 = session(&server.base, &storage, &m3).await;
         drop(server);
         let revoke = |base: String, id: String, token: String| async move {
             post(&base, &format!("/api/v1/messages/{id}/revoke"), Some(&token), json!({})).await
         };
 
-        // 1. Killed before the commit: no answer, and the message is still live.
+        // 1. Killed before the commit: no answer. The revocation-fence entry was written
+        //    first, so the restarted server completes the revoke before it serves (fail-safe:
+        //    it only revokes what the sender asked to revoke), exactly once, releasing nothing.
         let server = start(&storage, "revoke-before-commit");
         assert!(
             revoke(server.base.clone(), m1.id.clone(), alice.token.clone())
@@ -462,39 +466,41 @@ async fn killed_mid_revoke_never_releases_after_the_revoke() {
         );
         drop(server);
         let server = start(&storage, "revoke-after-commit");
-        assert_eq!(status(&server.base, &alice.token, &m1.id).await["state"], "sealed");
-        assert_eq!(link_state(&server.base, &m1).await, "active");
-        assert_eq!(
-            count(
-                &event_kinds(&server.base, &alice.token, &m1.id).await,
-                "message.revoked"
-            ),
-            0
+        assert_eq!(status(&server.base, &alice.token, &m1.id).await["state"], "revoked");
+        assert_eq!(link_state(&server.base, &m1).await, "unknown_link");
+        let a = release(&server.base, &m1, &s1).await.unwrap();
+        assert!(
+            matches!(a.status, 401 | 404),
+            "released after a fenced revoke: {}",
+            a.body
         );
+        let kinds = event_kinds(&server.base, &alice.token, &m1.id).await;
+        assert_eq!(count(&kinds, "message.revoked"), 1, "{kinds:?}");
+        assert_eq!(count(&kinds, "share.released"), 0, "{kinds:?}");
 
         // 2. Killed after the commit, before the answer: the status tells the truth.
         assert!(
-            revoke(server.base.clone(), m1.id.clone(), alice.token.clone())
+            revoke(server.base.clone(), m3.id.clone(), alice.token.clone())
                 .await
                 .is_err()
         );
         drop(server);
         let server = start(&storage, "");
-        assert_eq!(status(&server.base, &alice.token, &m1.id).await["state"], "revoked");
-        assert_eq!(link_state(&server.base, &m1).await, "unknown_link");
-        let a = release(&server.base, &m1, &s1).await.unwrap();
+        assert_eq!(status(&server.base, &alice.token, &m3.id).await["state"], "revoked");
+        assert_eq!(link_state(&server.base, &m3).await, "unknown_link");
+        let a = release(&server.base, &m3, &s3).await.unwrap();
         assert!(
             matches!(a.status, 401 | 404),
             "released after a committed revoke: {}",
             a.body
         );
         // A retried revoke is idempotent.
-        let a = revoke(server.base.clone(), m1.id.clone(), alice.token.clone())
+        let a = revoke(server.base.clone(), m3.id.clone(), alice.token.clone())
             .await
             .unwrap();
         assert_eq!(a.status, 200, "{}", a.body);
         assert_eq!(a.body["state"], "revoked");
-        let kinds = event_kinds(&server.base, &alice.token, &m1.id).await;
+        let kinds = event_kinds(&server.base, &alice.token, &m3.id).await;
         assert_eq!(count(&kinds, "message.revoked"), 1, "{kinds:?}");
         assert_eq!(count(&kinds, "share.released"), 0, "{kinds:?}");
 

@@ -568,6 +568,49 @@ pub async fn set_expiry(tx: &mut Tx, message_id: &str, expires_at: i64, now: i64
     Ok(done.rows_affected() == 1)
 }
 
+/// Brings a live message's expiry forward to `to` if it is later (the revocation fence
+/// re-applying a shortened expiry). Whether it changed anything.
+pub async fn shorten_expiry(tx: &mut Tx, message_id: &str, to: i64) -> DbResult<bool> {
+    let done = sqlx::query(
+        "UPDATE messages SET expires_at = $1 WHERE id = $2 AND state IN ('draft', 'sealed') AND expires_at > $1",
+    )
+    .bind(to)
+    .bind(message_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Brings a scheduled revocation of a live message (`rid` None) or of an active recipient
+/// forward to `at`, or sets it when there is none (the revocation fence re-applying a
+/// schedule). Whether it changed anything.
+pub async fn advance_revoke(tx: &mut Tx, message_id: &str, rid: Option<&str>, at: i64) -> DbResult<bool> {
+    let done = match rid {
+        None => {
+            sqlx::query(
+                "UPDATE messages SET revoke_at = $1 WHERE id = $2 AND state IN ('draft', 'sealed') \
+                 AND (revoke_at IS NULL OR revoke_at > $1)",
+            )
+            .bind(at)
+            .bind(message_id)
+            .execute(&mut **tx)
+            .await?
+        }
+        Some(rid) => {
+            sqlx::query(
+                "UPDATE recipients SET revoke_at = $1 WHERE message_id = $2 AND rid = $3 AND state = 'active' \
+                 AND (revoke_at IS NULL OR revoke_at > $1)",
+            )
+            .bind(at)
+            .bind(message_id)
+            .bind(rid)
+            .execute(&mut **tx)
+            .await?
+        }
+    };
+    Ok(done.rows_affected() == 1)
+}
+
 /// Releases one recipient's wrapped server share: one conditional update that checks every
 /// condition (message sealed, not expired, not due for revocation; recipient active, share
 /// present, not due for revocation) and counts the release. None when any condition fails.

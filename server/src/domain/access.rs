@@ -806,6 +806,8 @@ async fn release_inner(svc: &Services, access_id: &str, session: Option<&str>) -
             if fresh.max_opens.is_some_and(|max| fresh.releases >= u64::from(max)) {
                 return Err(DomainError::Gone("open_limit"));
             }
+            // Ended, or the revocation fence refused what the database does not show yet: an
+            // ended link answers as an unknown one.
             Err(DomainError::NotFound)
         }
         Err(other) => Err(other),

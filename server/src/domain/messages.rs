@@ -1130,15 +1130,26 @@ pub async fn revoke(svc: &Services, who: &Principal, id: &str, req: RevokeReques
         }
         return Err(DomainError::Ended(s));
     }
+    // The fence first: once the database commits, a restore of an older backup must not undo it.
+    let fence_entry = match (req.at.filter(|t| *t > now), &req.rid) {
+        (Some(at), _) if at > m.expires_at => {
+            return Err(DomainError::invalid(
+                "invalid_time",
+                "a revocation after the expiry would never happen",
+            ));
+        }
+        (Some(at), rid) => crate::fence::Entry::RevokeAt {
+            rid: rid.clone(),
+            changed: now,
+            at,
+        },
+        (None, Some(rid)) => crate::fence::Entry::RecipientRevoked(rid.clone()),
+        (None, None) => crate::fence::Entry::Revoked,
+    };
+    super::fence::write(svc, id, &fence_entry, now).await?;
     let mut tx = svc.db.begin_write().await?;
     match (req.at.filter(|t| *t > now), &req.rid) {
         (Some(at), rid) => {
-            if at > m.expires_at {
-                return Err(DomainError::invalid(
-                    "invalid_time",
-                    "a revocation after the expiry would never happen",
-                ));
-            }
             if !q::schedule_revoke(&mut tx, id, rid.as_deref(), Some(at)).await? {
                 return Err(DomainError::conflict("not_active", "the recipient is already revoked"));
             }
@@ -1237,6 +1248,11 @@ pub async fn set_expiry(svc: &Services, who: &Principal, id: &str, expires_at: i
             "the expiry must not come before the scheduled revocation",
         ));
     }
+    let entry = crate::fence::Entry::Expiry {
+        changed: now,
+        to: expires_at,
+    };
+    super::fence::write(svc, id, &entry, now).await?;
     let mut tx = svc.db.begin_write().await?;
     if !q::set_expiry(&mut tx, id, expires_at, now).await? {
         return Err(DomainError::Ended(state::EXPIRED.into()));
@@ -1251,6 +1267,7 @@ pub async fn set_expiry(svc: &Services, who: &Principal, id: &str, expires_at: i
 pub async fn delete(svc: &Services, who: &Principal, id: &str) -> DomainResult<()> {
     let _ = owned(svc, who, id, Scope::Send).await?;
     let now = svc.clock.now_ms();
+    super::fence::write(svc, id, &crate::fence::Entry::Deleted, now).await?;
     let mut tx = svc.db.begin_write().await?;
     if q::end_message(&mut tx, id, state::DELETED, now).await?.is_none() {
         return Err(DomainError::NotFound);
@@ -1327,7 +1344,12 @@ pub async fn revoke_recipient_now(svc: &Services, id: &str, rid: &str) -> Domain
     Ok(changed)
 }
 
-async fn queue_blob_deletions(svc: &Services, tx: &mut crate::db::Tx, id: &str, now: i64) -> DomainResult<()> {
+pub(crate) async fn queue_blob_deletions(
+    svc: &Services,
+    tx: &mut crate::db::Tx,
+    id: &str,
+    now: i64,
+) -> DomainResult<()> {
     ops::queue_deletion(tx, header_key(id)?.as_str(), None, now).await?;
     for p in q::payloads(svc.db.pool(), id).await? {
         let upload = if p.complete { None } else { p.upload_id.as_deref() };
@@ -1425,6 +1447,8 @@ pub async fn release_share(
     let msg_id = b64::decode_url_array::<16>(id).map_err(|_| DomainError::NotFound)?;
     let rid_bytes = b64::decode_url_array::<16>(rid).map_err(|_| DomainError::NotFound)?;
     let now = svc.clock.now_ms();
+    // A database restored from an old backup may still hold a share the sender destroyed since.
+    super::fence::check_release(svc, id, rid, now).await?;
     let mut tx = svc.db.begin_write().await?;
     let Some((wrapped, releases)) = q::release_share(&mut tx, id, rid, now).await? else {
         return Err(DomainError::Ended("unavailable".into()));

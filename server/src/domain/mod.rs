@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod accounts;
+pub mod fence;
 pub mod incidents;
 pub mod kek;
 pub mod limits;
@@ -29,6 +30,8 @@ pub struct Services {
     pub db: Db,
     /// The blob store.
     pub blobs: BlobStore,
+    /// The revocation fence (outside the backup set).
+    pub fence: crate::fence::Fence,
     /// Wraps server shares at rest.
     pub kek: Arc<dyn ShareWrapper>,
     /// Time.
