@@ -18,7 +18,7 @@
 //! both replicas share: a release never reads a blob.
 
 #[path = "../tests/support/harness.rs"]
-#[allow(dead_code, unused_imports)]
+#[allow(unused_imports)]
 mod harness;
 
 use std::io::{BufRead, BufReader};

@@ -378,7 +378,12 @@ impl BoundServer {
             shutdown_grace,
             cert_files,
         } = self;
-        let _reloader = cert_files.map(|(files, every)| AbortOnDrop(files.watch(every)));
+        let _reloader = match cert_files {
+            Some((files, every)) => AbortOnDrop(files.watch(every)),
+            // Without TLS there is nothing to reload, but SIGHUP (`systemctl reload`) must not
+            // end the process, which is its default action.
+            None => AbortOnDrop(tokio::spawn(ignore_hangups())),
+        };
         let builder = Arc::new(http_builder(header_read_timeout));
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut connections = JoinSet::new();
@@ -749,6 +754,16 @@ where
             req.extensions_mut().insert(ClientIp(ip));
         }
         self.inner.call(req)
+    }
+}
+
+/// Receives SIGHUP and only logs it (the server terminates no TLS, so nothing reloads).
+async fn ignore_hangups() {
+    let Ok(mut hangup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+        return;
+    };
+    while hangup.recv().await.is_some() {
+        tracing::info!("SIGHUP: nothing to reload (the server terminates no TLS)");
     }
 }
 

@@ -505,6 +505,7 @@ fn storage_config(data_dir: &Path, blob_url: Option<String>) -> StorageConfig {
         s3_allow_http: false,
         part_size: 8 * 1024 * 1024,
         connect_timeout_secs: 30,
+        fence_url: None,
     }
 }
 

@@ -310,6 +310,13 @@ async fn sd_notify_says_ready_after_binding_and_stopping_on_sigterm() {
     // Ready means bound and migrated: the API answers right away.
     let r = reqwest::get(format!("{}/readyz", server.base())).await.unwrap();
     assert_eq!(r.status(), 200);
+    // `systemctl reload` sends SIGHUP (the unit's ExecReload): without TLS nothing reloads, and
+    // the process must not take the signal's default action (exit).
+    server.signal("HUP");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(server.child.try_wait().unwrap().is_none(), "SIGHUP ended the server");
+    let r = reqwest::get(format!("{}/readyz", server.base())).await.unwrap();
+    assert_eq!(r.status(), 200);
     server.signal("TERM");
     let n = socket.recv(&mut buf).expect("STOPPING=1");
     assert_eq!(&buf[..n], b"STOPPING=1");
