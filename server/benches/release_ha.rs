@@ -1,6 +1,6 @@
 //! Key releases per second and their latency under 200 concurrent recipients: one replica alone,
 //! one replica behind nginx, and two replicas behind nginx (round-robin), in the same run, on one
-//! PostgreSQL database. Not a test: it prints a table (docs/PERFORMANCE.md, "Releases across
+//! PostgreSQL database. Not a test: it prints a table (docs/PERFORMANCE.md, "Key releases across
 //! replicas").
 //!
 //! Every recipient has their own message and link, asks for an SMS code (development outbox),
@@ -20,32 +20,21 @@
 #[path = "../tests/support/harness.rs"]
 #[allow(unused_imports)]
 mod harness;
+#[path = "../tests/support/nginx.rs"]
+mod nginx;
 
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use harness::{Actor, To, build, create_pg_database, digest, drop_pg_database, seal_body};
+use nginx::{Balancing, Nginx, find_program, free_port};
 use sealpost_crypto::b64;
 use serde_json::{Value, json};
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn find_program(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin".into(), "/sbin".into()])
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
 }
 
 struct Proc(Child);
@@ -97,73 +86,6 @@ fn replica(env: &[(String, String)]) -> (Proc, String) {
         }
     });
     (Proc(child), format!("http://{addr}"))
-}
-
-/// nginx in the foreground under `dir`, round-robin over `upstreams` (host:port).
-fn nginx(program: &Path, dir: &Path, upstreams: &[&str]) -> (Proc, String) {
-    std::fs::create_dir_all(dir.join("logs")).unwrap();
-    let port = free_port();
-    let d = dir.display();
-    let servers: String = upstreams.iter().map(|u| format!("    server {u};\n")).collect();
-    let conf = format!(
-        r#"worker_processes 1;
-master_process off;
-pid {d}/nginx.pid;
-error_log {d}/logs/error.log warn;
-events {{ worker_connections 4096; }}
-http {{
-  access_log off;
-  client_body_temp_path {d}/client_body;
-  proxy_temp_path {d}/proxy;
-  fastcgi_temp_path {d}/fastcgi;
-  uwsgi_temp_path {d}/uwsgi;
-  scgi_temp_path {d}/scgi;
-  upstream sealpost {{
-{servers}    keepalive 128;
-  }}
-  server {{
-    listen 127.0.0.1:{port} backlog=1024;
-    keepalive_requests 100000;
-    location / {{
-      proxy_pass http://sealpost;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host $http_host;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-    }}
-  }}
-}}
-"#
-    );
-    let conf_path = dir.join("nginx.conf");
-    std::fs::write(&conf_path, conf).unwrap();
-    let child = Command::new(program)
-        .arg("-e")
-        .arg(dir.join("logs/startup.log"))
-        .arg("-p")
-        .arg(dir)
-        .arg("-c")
-        .arg(&conf_path)
-        .args(["-g", "daemon off;"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    (Proc(child), format!("http://127.0.0.1:{port}"))
-}
-
-async fn wait_healthy(base: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Ok(r) = reqwest::get(format!("{base}/healthz")).await
-            && r.status() == 200
-        {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{base} not healthy within 20 s");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 async fn ok(req: reqwest::RequestBuilder, want: u16) -> Value {
@@ -342,10 +264,20 @@ async fn main() {
     let (_a, a) = replica(&env);
     let (_b, b) = replica(&env);
     let host = |base: &str| base.trim_start_matches("http://").to_owned();
-    let (_n1, nginx_one) = nginx(&nginx_program, &dir.path().join("nginx-one"), &[&host(&a)]);
-    let (_n2, nginx_two) = nginx(&nginx_program, &dir.path().join("nginx-two"), &[&host(&a), &host(&b)]);
-    wait_healthy(&nginx_one).await;
-    wait_healthy(&nginx_two).await;
+    let start_nginx = |name: &str, upstreams: &[String]| {
+        Nginx::start(
+            &nginx_program,
+            &dir.path().join(name),
+            free_port(),
+            upstreams,
+            Balancing::Throughput,
+        )
+    };
+    let mut n1 = start_nginx("nginx-one", &[host(&a)]);
+    let mut n2 = start_nginx("nginx-two", &[host(&a), host(&b)]);
+    n1.wait_ready().await;
+    n2.wait_ready().await;
+    let (nginx_one, nginx_two) = (n1.base.clone(), n2.base.clone());
 
     admin(&env, &["org", "create", "council"]);
     admin(

@@ -435,22 +435,32 @@ async fn run_admin(svc: &sealpost_server::domain::Services, command: AdminComman
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
+/// SIGINT or SIGTERM. The handlers are installed when this is called, before the listener binds
+/// and `READY=1` is sent, so a signal that arrives at any moment after that is seen (even one the
+/// process inherited as ignored, as background jobs of a shell do with SIGINT).
+fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
+    use tokio::signal::unix::{Signal, SignalKind, signal};
+    let install = |kind: SignalKind, name: &str| {
+        signal(kind)
+            .inspect_err(
+                |e| tracing::warn!(error = %e, "cannot handle {name}; it will not shut the server down gracefully"),
+            )
+            .ok()
     };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
+    let interrupt = install(SignalKind::interrupt(), "SIGINT");
+    let terminate = install(SignalKind::terminate(), "SIGTERM");
+    async fn recv(s: Option<Signal>) {
+        match s {
+            Some(mut s) => {
                 s.recv().await;
             }
-            Err(_) => std::future::pending::<()>().await,
+            None => std::future::pending::<()>().await,
         }
-    };
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
     }
-    tracing::info!("shutting down");
+    async move {
+        tokio::select! {
+            () = recv(interrupt) => tracing::info!(signal = "SIGINT", "shutting down"),
+            () = recv(terminate) => tracing::info!(signal = "SIGTERM", "shutting down"),
+        }
+    }
 }

@@ -21,11 +21,12 @@
 
 #[path = "support/harness.rs"]
 mod harness;
+#[path = "support/nginx.rs"]
+mod nginx;
 #[path = "support/s3.rs"]
 mod s3;
 
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -33,6 +34,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use harness::{Backend, backends, create_pg_database, drop_pg_database};
+use nginx::{Balancing, Nginx, find_program, free_port};
 use sealpost_crypto::merkle;
 use sealpost_crypto::note::VerifierKey;
 use sealpost_crypto::tlog::{self, Checkpoint};
@@ -61,26 +63,10 @@ fn missing(what: &str) {
     eprintln!("ha test SKIPPED: {what}");
 }
 
-fn find_program(name: &str) -> Option<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin".into(), "/sbin".into()])
-        .map(|dir| dir.join(name))
-        .find(|p| {
-            p.metadata()
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
-}
-
 /// The `sealpost` CLI built into the same target directory as this package's server binary.
 fn cli_binary() -> Option<PathBuf> {
     let path = Path::new(env!("CARGO_BIN_EXE_sealpost-server")).with_file_name("sealpost");
     path.is_file().then_some(path)
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// `len` random bytes in the server's base64 (standard alphabet, no padding).
@@ -216,103 +202,6 @@ impl Replica {
 impl Drop for Replica {
     fn drop(&mut self) {
         self.kill();
-    }
-}
-
-/// nginx in the foreground, one process (`master_process off`), everything under a temporary
-/// prefix: round-robin over both replicas, passive failover (`max_fails`, `proxy_next_upstream`).
-struct Nginx {
-    child: Child,
-    base: String,
-    dir: PathBuf,
-}
-
-impl Nginx {
-    fn start(program: &Path, dir: &Path, port: u16, upstreams: &[u16]) -> Nginx {
-        std::fs::create_dir_all(dir.join("logs")).unwrap();
-        let d = dir.display();
-        let servers: String = upstreams
-            .iter()
-            .map(|p| format!("    server 127.0.0.1:{p} max_fails=1 fail_timeout=2s;\n"))
-            .collect();
-        let conf = format!(
-            r#"worker_processes 1;
-master_process off;
-pid {d}/nginx.pid;
-error_log {d}/logs/error.log info;
-events {{ worker_connections 512; }}
-http {{
-  access_log {d}/logs/access.log;
-  client_body_temp_path {d}/client_body;
-  proxy_temp_path {d}/proxy;
-  fastcgi_temp_path {d}/fastcgi;
-  uwsgi_temp_path {d}/uwsgi;
-  scgi_temp_path {d}/scgi;
-  client_max_body_size 0;
-  upstream sealpost {{
-{servers}    keepalive 16;
-  }}
-  server {{
-    listen 127.0.0.1:{port};
-    location / {{
-      proxy_pass http://sealpost;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host $http_host;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-      proxy_next_upstream error timeout http_502 http_503;
-      proxy_next_upstream_tries 2;
-      proxy_connect_timeout 2s;
-      proxy_read_timeout 60s;
-    }}
-  }}
-}}
-"#
-        );
-        let conf_path = dir.join("nginx.conf");
-        std::fs::write(&conf_path, conf).unwrap();
-        let child = Command::new(program)
-            .arg("-e")
-            .arg(dir.join("logs/startup.log"))
-            .arg("-p")
-            .arg(dir)
-            .arg("-c")
-            .arg(&conf_path)
-            .args(["-g", "daemon off;"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting {}: {e}", program.display()));
-        Nginx {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            dir: dir.to_owned(),
-        }
-    }
-
-    async fn wait_ready(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                let log = std::fs::read_to_string(self.dir.join("logs/error.log")).unwrap_or_default();
-                panic!("nginx exited ({status}):\n{log}");
-            }
-            if let Ok(r) = reqwest::get(format!("{}/healthz", self.base)).await
-                && r.status() == 200
-            {
-                return;
-            }
-            assert!(Instant::now() < deadline, "nginx did not answer within 20 s");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -573,7 +462,8 @@ async fn story(nginx_program: PathBuf, cli_program: PathBuf, s3: s3::S3Target, d
         &nginx_program,
         &deployment.dir.path().join("nginx"),
         nginx_port,
-        &[a.port, b.port],
+        &[format!("127.0.0.1:{}", a.port), format!("127.0.0.1:{}", b.port)],
+        Balancing::Failover,
     );
     nginx.wait_ready().await;
 
@@ -683,7 +573,7 @@ async fn story(nginx_program: PathBuf, cli_program: PathBuf, s3: s3::S3Target, d
         "parts stored: a {a_parts_at_kill} and b {b_parts_at_kill} before the kill, a {a_parts} in all (of {parts_total} and a manifest)"
     );
     assert!(a_parts > a_parts_at_kill, "a took over the upload after b was killed");
-    let nginx_errors = std::fs::read_to_string(nginx.dir.join("logs/error.log")).unwrap_or_default();
+    let nginx_errors = nginx.error_log();
     assert!(
         nginx_errors.contains("upstream") || nginx_errors.contains("connect()"),
         "nginx noticed the dead replica:\n{nginx_errors}"

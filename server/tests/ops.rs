@@ -10,7 +10,7 @@ mod harness;
 mod process;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -41,7 +41,7 @@ impl Server {
     }
 
     fn signal(&self, name: &str) {
-        let status = std::process::Command::new("kill")
+        let status = Command::new("kill")
             .arg(format!("-{name}"))
             .arg(self.child.id().to_string())
             .status()
@@ -67,11 +67,36 @@ impl Server {
 }
 
 fn start(storage: &Storage, level: &str, env: &[(&str, String)]) -> Server {
+    spawn(serve_command(storage, level, env))
+}
+
+fn serve_command(storage: &Storage, level: &str, env: &[(&str, String)]) -> Command {
     let mut cmd = command(storage);
     cmd.arg("serve").env("SEALPOST_LOG_LEVEL", level);
     for (k, v) in env {
         cmd.env(k, v);
     }
+    cmd
+}
+
+/// `cmd` run through `sh` with SIGINT ignored, which the exec'd program inherits (as a
+/// background job of a non-interactive shell does).
+fn with_sigint_ignored(cmd: &Command) -> Command {
+    let mut sh = Command::new("sh");
+    sh.env_clear();
+    for (k, v) in cmd.get_envs() {
+        if let Some(v) = v {
+            sh.env(k, v);
+        }
+    }
+    sh.arg("-c")
+        .arg("trap '' INT; exec \"$0\" \"$@\"")
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    sh
+}
+
+fn spawn(mut cmd: Command) -> Server {
     let mut child = cmd.stderr(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
     let stderr = child.stderr.take().unwrap();
     let mut lines = BufReader::new(stderr).lines();
@@ -289,24 +314,51 @@ async fn sigterm_turns_readyz_503_finishes_the_upload_and_exits_0() {
 // sd_notify
 // ---------------------------------------------------------------------------------------------
 
+/// A `NOTIFY_SOCKET` for one server: the datagram socket the test reads.
+struct Notify {
+    socket: std::os::unix::net::UnixDatagram,
+    path: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Notify {
+    fn new() -> Notify {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notify.sock");
+        let socket = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+        socket.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        Notify {
+            socket,
+            path,
+            _dir: dir,
+        }
+    }
+
+    fn env(&self) -> (&'static str, String) {
+        ("NOTIFY_SOCKET", self.path.display().to_string())
+    }
+
+    /// The next message (at most 30 s away) is `want`.
+    fn expect(&self, want: &str) {
+        let mut buf = [0u8; 256];
+        let n = self
+            .socket
+            .recv(&mut buf)
+            .unwrap_or_else(|e| panic!("no {want} within 30 s: {e}"));
+        assert_eq!(String::from_utf8_lossy(&buf[..n]), want);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sd_notify_says_ready_after_binding_and_stopping_on_sigterm() {
     let storage = Storage::new(Backend::Sqlite).await;
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("notify.sock");
-    let socket = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
-    socket.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let notify = Notify::new();
     let mut server = start(
         &storage,
         "warn",
-        &[
-            ("NOTIFY_SOCKET", path.display().to_string()),
-            ("SEALPOST_SERVER_SHUTDOWN_DELAY_SECS", "0".into()),
-        ],
+        &[notify.env(), ("SEALPOST_SERVER_SHUTDOWN_DELAY_SECS", "0".into())],
     );
-    let mut buf = [0u8; 256];
-    let n = socket.recv(&mut buf).expect("READY=1");
-    assert_eq!(&buf[..n], b"READY=1");
+    notify.expect("READY=1");
     // Ready means bound and migrated: the API answers right away.
     let r = reqwest::get(format!("{}/readyz", server.base())).await.unwrap();
     assert_eq!(r.status(), 200);
@@ -318,9 +370,30 @@ async fn sd_notify_says_ready_after_binding_and_stopping_on_sigterm() {
     let r = reqwest::get(format!("{}/readyz", server.base())).await.unwrap();
     assert_eq!(r.status(), 200);
     server.signal("TERM");
-    let n = socket.recv(&mut buf).expect("STOPPING=1");
-    assert_eq!(&buf[..n], b"STOPPING=1");
+    notify.expect("STOPPING=1");
     assert_eq!(server.wait_exit(Duration::from_secs(30)), Some(0));
+    storage.cleanup().await;
+}
+
+/// Ctrl-C in a terminal stops the server the same way as SIGTERM, also when the server was
+/// started with SIGINT ignored (a background job of a shell, as under `nohup cmd &`): it takes
+/// the signal over before it says it is ready.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigint_stops_like_sigterm() {
+    let storage = Storage::new(Backend::Sqlite).await;
+    let notify = Notify::new();
+    let env = [notify.env(), ("SEALPOST_SERVER_SHUTDOWN_DELAY_SECS", "3".into())];
+    let mut server = spawn(with_sigint_ignored(&serve_command(&storage, "info", &env)));
+    notify.expect("READY=1");
+    // At once after READY=1: the handler must already be in place.
+    server.signal("INT");
+    notify.expect("STOPPING=1");
+    // The drain still applies: not ready, but serving, for shutdown_delay_secs.
+    let r = reqwest::get(format!("{}/readyz", server.base())).await.unwrap();
+    assert_eq!(r.status(), 503);
+    assert_eq!(server.wait_exit(Duration::from_secs(30)), Some(0));
+    let log = server.log().join("\n");
+    assert!(log.contains("SIGINT"), "the log names the signal:\n{log}");
     storage.cleanup().await;
 }
 
