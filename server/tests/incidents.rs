@@ -762,7 +762,7 @@ async fn misdirected_health_message_opened_before_the_revoke_needs_notifying() {
         assert_eq!(ms(&v["reminders"][0]["due_at"]), new_aware + 24 * HOUR);
         assert_eq!(v["aware_reason"], "The recipient phoned the surgery first.");
 
-        // The DPO confirms, then overrides with a reason; both stay in the history.
+        // The DPO decides, confirms, then overrides with a reason; all stay in the history.
         let decision = format!("{path}/decision");
         let (status, body) = post(
             &server,
@@ -772,6 +772,24 @@ async fn misdirected_health_message_opened_before_the_revoke_needs_notifying() {
         )
         .await;
         assert_eq!(status, 403, "{body}");
+        // A record-only decision stops the reminders; overriding it brings back those to come.
+        let (status, v) = post(
+            &server,
+            &p.dpo,
+            &decision,
+            json!({ "outcome": "record_only", "reason": "At first: we believed nobody read it." }),
+        )
+        .await;
+        assert_eq!(status, 200, "{v}");
+        let states = |v: &Value| -> Vec<String> {
+            v["reminders"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["state"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        assert!(states(&v).iter().all(|s| s == "cancelled"), "{v}");
         let (status, v) = post(
             &server,
             &p.dpo,
@@ -781,6 +799,10 @@ async fn misdirected_health_message_opened_before_the_revoke_needs_notifying() {
         .await;
         assert_eq!(status, 200, "{v}");
         assert_eq!(v["decision"]["confirmed"], true);
+        assert!(
+            !states(&v).is_empty() && states(&v).iter().all(|s| s == "pending"),
+            "{v}"
+        );
         let (status, v) = post(
             &server,
             &p.dpo,
@@ -797,7 +819,7 @@ async fn misdirected_health_message_opened_before_the_revoke_needs_notifying() {
             .iter()
             .filter(|u| u["kind"] == "decided")
             .count();
-        assert_eq!(decided, 2);
+        assert_eq!(decided, 3);
 
         // The 24-hour reminder: a signed webhook and a mail, once.
         server

@@ -303,6 +303,22 @@ pub async fn cancel_reminders(tx: &mut Tx, incident_id: &str) -> DbResult<()> {
     Ok(())
 }
 
+/// Makes the cancelled reminders that are still to come (due after `now`) pending again, as
+/// they were scheduled; the ones whose time passed stay cancelled.
+pub async fn reinstate_reminders(tx: &mut Tx, incident_id: &str, now: i64) -> DbResult<()> {
+    sqlx::query(
+        "UPDATE incident_reminders SET state = $1, attempts = 0, next_try_at = due_at, claimed_until = 0 \
+         WHERE incident_id = $2 AND state = $3 AND due_at > $4",
+    )
+    .bind(reminder::PENDING)
+    .bind(incident_id)
+    .bind(reminder::CANCELLED)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// An incident's reminders, by hour.
 pub async fn reminders(pool: &sqlx::AnyPool, incident_id: &str) -> DbResult<Vec<ReminderRow>> {
     let rows = sqlx::query(

@@ -1038,6 +1038,7 @@ pub async fn decide(
     let now = svc.clock.now_ms();
     let c = compute(svc, row, breach::Receipt::null()).await?;
     let mut row = c.row;
+    let was_record_only = parse_decision(&row)?.is_some_and(|d| d.outcome == Outcome::RecordOnly);
     let decision = Decision {
         outcome,
         confirmed: outcome == c.suggestion,
@@ -1048,9 +1049,14 @@ pub async fn decide(
     row.decision = Some(serde_json::to_string(&decision).map_err(|_| DomainError::Unavailable)?);
     row.state = q::state::DECIDED.into();
     let body = serde_json::json!({ "decision": decision, "suggested": c.suggestion });
+    // Overriding a record-only decision brings back the reminders it stopped (those still to come),
+    // unless the authority has been notified meanwhile.
+    let reinstate = was_record_only && outcome != Outcome::RecordOnly && reminders_wanted(svc, &row).await?;
     let mut tx = svc.db.begin_write().await?;
     if outcome == Outcome::RecordOnly {
         q::cancel_reminders(&mut tx, &row.id).await?;
+    } else if reinstate {
+        q::reinstate_reminders(&mut tx, &row.id, now).await?;
     }
     commit_change(tx, &mut row, who, "decided", Some(reason), &body, now).await?;
     view(svc, who, id).await
