@@ -738,6 +738,29 @@ async fn misdirected_health_message_opened_before_the_revoke_needs_notifying() {
         .await;
         assert_eq!(status, 400, "{body}");
 
+        // A first, record-only decision stops the reminders.
+        let decision = format!("{path}/decision");
+        let states = |v: &Value| -> Vec<String> {
+            v["reminders"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["state"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        let (status, v) = post(
+            &server,
+            &p.dpo,
+            &decision,
+            json!({ "outcome": "record_only", "reason": "At first: we believed nobody read it." }),
+        )
+        .await;
+        assert_eq!(status, 200, "{v}");
+        assert!(
+            !states(&v).is_empty() && states(&v).iter().all(|s| s == "cancelled"),
+            "{v}"
+        );
+
         // Awareness: a reason, not in the future, not before the message was sent.
         let awareness = format!("{path}/awareness");
         for bad in [
@@ -759,11 +782,11 @@ async fn misdirected_health_message_opened_before_the_revoke_needs_notifying() {
         .await;
         assert_eq!(status, 200, "{v}");
         assert_eq!(ms(&v["deadline_at"]), new_aware + 72 * HOUR);
-        assert_eq!(ms(&v["reminders"][0]["due_at"]), new_aware + 24 * HOUR);
+        // Still record-only: the reminders stay stopped.
+        assert!(states(&v).iter().all(|s| s == "cancelled"), "{v}");
         assert_eq!(v["aware_reason"], "The recipient phoned the surgery first.");
 
-        // The DPO decides, confirms, then overrides with a reason; all stay in the history.
-        let decision = format!("{path}/decision");
+        // The DPO confirms, then overrides with a reason; all decisions stay in the history.
         let (status, body) = post(
             &server,
             &p.admin,
@@ -772,24 +795,6 @@ async fn misdirected_health_message_opened_before_the_revoke_needs_notifying() {
         )
         .await;
         assert_eq!(status, 403, "{body}");
-        // A record-only decision stops the reminders; overriding it brings back those to come.
-        let (status, v) = post(
-            &server,
-            &p.dpo,
-            &decision,
-            json!({ "outcome": "record_only", "reason": "At first: we believed nobody read it." }),
-        )
-        .await;
-        assert_eq!(status, 200, "{v}");
-        let states = |v: &Value| -> Vec<String> {
-            v["reminders"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|r| r["state"].as_str().unwrap().to_owned())
-                .collect()
-        };
-        assert!(states(&v).iter().all(|s| s == "cancelled"), "{v}");
         let (status, v) = post(
             &server,
             &p.dpo,
@@ -799,10 +804,12 @@ async fn misdirected_health_message_opened_before_the_revoke_needs_notifying() {
         .await;
         assert_eq!(status, 200, "{v}");
         assert_eq!(v["decision"]["confirmed"], true);
+        // Overriding record-only brings the reminders back, counted from the new awareness.
         assert!(
             !states(&v).is_empty() && states(&v).iter().all(|s| s == "pending"),
             "{v}"
         );
+        assert_eq!(ms(&v["reminders"][0]["due_at"]), new_aware + 24 * HOUR);
         let (status, v) = post(
             &server,
             &p.dpo,

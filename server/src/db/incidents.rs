@@ -303,19 +303,36 @@ pub async fn cancel_reminders(tx: &mut Tx, incident_id: &str) -> DbResult<()> {
     Ok(())
 }
 
-/// Makes the cancelled reminders that are still to come (due after `now`) pending again, as
-/// they were scheduled; the ones whose time passed stay cancelled.
-pub async fn reinstate_reminders(tx: &mut Tx, incident_id: &str, now: i64) -> DbResult<()> {
-    sqlx::query(
-        "UPDATE incident_reminders SET state = $1, attempts = 0, next_try_at = due_at, claimed_until = 0 \
-         WHERE incident_id = $2 AND state = $3 AND due_at > $4",
-    )
-    .bind(reminder::PENDING)
-    .bind(incident_id)
-    .bind(reminder::CANCELLED)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
+/// Schedules again, from `aware_at`, the reminder points of `hours` that are still to come (due
+/// after `now`) and are not pending or sent already: cancelled points come back with their due
+/// time recomputed; points whose time passed stay as they are.
+pub async fn reinstate_reminders(
+    tx: &mut Tx,
+    incident_id: &str,
+    aware_at: i64,
+    hours: &[u32],
+    now: i64,
+) -> DbResult<()> {
+    for h in hours {
+        let due = aware_at.saturating_add(i64::from(*h) * 3_600_000);
+        if due <= now {
+            continue;
+        }
+        sqlx::query(
+            "INSERT INTO incident_reminders (incident_id, hours, due_at, state, attempts, next_try_at, claimed_until) \
+             VALUES ($1, $2, $3, $4, 0, $3, 0) \
+             ON CONFLICT (incident_id, hours) DO UPDATE SET state = excluded.state, due_at = excluded.due_at, \
+             attempts = 0, next_try_at = excluded.due_at, claimed_until = 0 \
+             WHERE incident_reminders.state = $5",
+        )
+        .bind(incident_id)
+        .bind(i64::from(*h))
+        .bind(due)
+        .bind(reminder::PENDING)
+        .bind(reminder::CANCELLED)
+        .execute(&mut **tx)
+        .await?;
+    }
     Ok(())
 }
 

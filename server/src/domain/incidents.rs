@@ -1051,12 +1051,16 @@ pub async fn decide(
     let body = serde_json::json!({ "decision": decision, "suggested": c.suggestion });
     // Overriding a record-only decision brings back the reminders it stopped (those still to come),
     // unless the authority has been notified meanwhile.
-    let reinstate = was_record_only && outcome != Outcome::RecordOnly && reminders_wanted(svc, &row).await?;
+    let reinstate = if was_record_only && outcome != Outcome::RecordOnly && reminders_wanted(svc, &row).await? {
+        Some(load_settings(svc, &row.org_id).await?.0.reminder_hours)
+    } else {
+        None
+    };
     let mut tx = svc.db.begin_write().await?;
     if outcome == Outcome::RecordOnly {
         q::cancel_reminders(&mut tx, &row.id).await?;
-    } else if reinstate {
-        q::reinstate_reminders(&mut tx, &row.id, now).await?;
+    } else if let Some(hours) = reinstate {
+        q::reinstate_reminders(&mut tx, &row.id, row.aware_at, &hours, now).await?;
     }
     commit_change(tx, &mut row, who, "decided", Some(reason), &body, now).await?;
     view(svc, who, id).await
