@@ -225,23 +225,6 @@ pub fn check(draft: &Draft, contacts: &[Contact], policy: &Policy) -> Result<Rep
     sealpost_guard::check(draft, contacts, policy).map_err(|e| Error::Invalid(e.to_string()))
 }
 
-/// Whether a report counts as sensitive content for the contact history (a person identifier,
-/// a date of birth or a health term next to a person): then a send raises `sensitive_sends`.
-pub fn is_sensitive(report: &Report) -> bool {
-    report
-        .findings
-        .iter()
-        .any(|f| f.kind == sealpost_guard::Kind::RecipientFirstSensitive)
-        || report.findings.iter().any(|f| {
-            f.kind.is_content()
-                && match f.kind {
-                    sealpost_guard::Kind::DateOfBirth => true,
-                    sealpost_guard::Kind::HealthTerm => f.confidence == Some(sealpost_guard::Confidence::High),
-                    k => k.is_person_identifier() && f.confidence >= Some(sealpost_guard::Confidence::Medium),
-                }
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

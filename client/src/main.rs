@@ -697,7 +697,7 @@ async fn send_command(config_path: &Path, args: SendArgs, recipients: Vec<Recipi
     let confirmation = check_cmd::decide(&report, args.yes, args.reason.as_deref())?;
     let send_checks = report.send_checks(confirmation);
     send_checks.validate().map_err(Error::Invalid)?;
-    let sensitive = checks::is_sensitive(&report);
+    let sensitive = report.is_sensitive();
 
     let password = existing_password(args.password_file.clone())?;
     let user_keys = keys::open_async(&key_file, &password).await?;

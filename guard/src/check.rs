@@ -153,6 +153,18 @@ pub struct Report {
     pub not_checked: Vec<NotChecked>,
 }
 
+impl Report {
+    /// Whether the checked draft counts as sensitive content for the contact history: a finding
+    /// that [`is_sensitive`] by its kind and confidence, or a first sensitive send to a recipient.
+    /// A send of such a draft raises the recipients' `sensitive_sends`.
+    pub fn is_sensitive(&self) -> bool {
+        self.findings.iter().any(|f| {
+            f.kind == Kind::RecipientFirstSensitive
+                || (f.kind.is_content() && f.confidence.is_some_and(|c| is_sensitive(f.kind, c)))
+        })
+    }
+}
+
 /// The draft could not be checked at all.
 #[derive(Debug, thiserror::Error)]
 pub enum CheckError {
@@ -409,7 +421,7 @@ pub fn check(draft: &Draft, contacts: &[Contact], policy: &Policy) -> Result<Rep
 
 /// What makes a message "sensitive" for the recipient checks: a person identifier the detector
 /// is reasonably sure of, a date of birth, or a health term next to a person.
-fn is_sensitive(kind: Kind, confidence: Confidence) -> bool {
+pub fn is_sensitive(kind: Kind, confidence: Confidence) -> bool {
     match kind {
         Kind::DateOfBirth => true,
         Kind::HealthTerm => confidence == Confidence::High,
