@@ -71,17 +71,7 @@ async fn call(
     session: Option<&str>,
     body: Option<Value>,
 ) -> (u16, Value) {
-    let mut req = client().request(method, server.url(path));
-    if let Some(s) = session {
-        req = req.header("authorization", format!("Bearer {s}"));
-    }
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status().as_u16();
-    let text = r.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    http(method, server.url(path), session, body).await
 }
 
 fn outbox(server: &TestServer) -> Vec<sealpost_server::sms::OutboxEntry> {

@@ -21,16 +21,7 @@ async fn call(
     path: &str,
     body: Option<Value>,
 ) -> (u16, Value) {
-    let mut request = reqwest::Client::new()
-        .request(method, server.url(path))
-        .header("authorization", who.auth());
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let r = request.send().await.unwrap();
-    let status = r.status().as_u16();
-    let body = r.json().await.unwrap_or(Value::Null);
-    (status, body)
+    http(method, server.url(path), Some(&who.token), body).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

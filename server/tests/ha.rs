@@ -317,17 +317,7 @@ async fn throttled_proxy(target: String, rate: u64) -> String {
 // ---- HTTP helpers ----------------------------------------------------------------------------
 
 async fn call(method: reqwest::Method, url: String, bearer: Option<&str>, body: Option<Value>) -> (u16, Value) {
-    let mut req = reqwest::Client::new().request(method, url);
-    if let Some(b) = bearer {
-        req = req.bearer_auth(b);
-    }
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status().as_u16();
-    let text = r.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    harness::http(method, url, bearer, body).await
 }
 
 async fn get(url: String, bearer: Option<&str>) -> (u16, Value) {

@@ -37,16 +37,7 @@ async fn call(
     path: &str,
     body: Option<Value>,
 ) -> (u16, Value) {
-    let mut request = client()
-        .request(method, server.url(path))
-        .header("authorization", who.auth());
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let r = request.send().await.unwrap();
-    let status = r.status().as_u16();
-    let text = r.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    http(method, server.url(path), Some(&who.token), body).await
 }
 
 async fn get(server: &TestServer, who: &Actor, path: &str) -> (u16, Value) {

@@ -564,14 +564,7 @@ async fn call(
     session: Option<&str>,
     body: Value,
 ) -> (u16, Value) {
-    let mut req = reqwest::Client::new().request(method, server.url(path)).json(&body);
-    if let Some(s) = session {
-        req = req.bearer_auth(s);
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status().as_u16();
-    let text = r.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    http(method, server.url(path), session, Some(body)).await
 }
 
 fn last_code(server: &TestServer) -> String {

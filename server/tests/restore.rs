@@ -35,10 +35,6 @@ struct Sent {
     links: Vec<Link>,
 }
 
-fn client() -> reqwest::Client {
-    reqwest::Client::new()
-}
-
 async fn call(
     server: &TestServer,
     method: reqwest::Method,
@@ -46,17 +42,7 @@ async fn call(
     bearer: Option<&str>,
     body: Option<Value>,
 ) -> (u16, Value) {
-    let mut req = client().request(method, server.url(path));
-    if let Some(s) = bearer {
-        req = req.header("authorization", format!("Bearer {s}"));
-    }
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status().as_u16();
-    let text = r.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    http(method, server.url(path), bearer, body).await
 }
 
 async fn send_to(server: &TestServer, alice: &Actor, phones: &[String]) -> Sent {

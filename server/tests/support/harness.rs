@@ -436,3 +436,27 @@ pub async fn seal(server: &TestServer, sender: &Actor, built: &Built) -> serde_j
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
     r.json().await.unwrap()
 }
+
+/// One HTTP call with an optional bearer credential and JSON body: the status and the body as
+/// JSON, or as a JSON string when it is not JSON (so that a failing assertion shows it).
+pub async fn http(
+    method: reqwest::Method,
+    url: String,
+    bearer: Option<&str>,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let mut req = reqwest::Client::new().request(method, url);
+    if let Some(b) = bearer {
+        req = req.bearer_auth(b);
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+    )
+}
