@@ -293,6 +293,21 @@ pub struct Transparency {
     pub witnesses: Vec<Witness>,
     /// HTTP client for witnesses.
     pub client: reqwest::Client,
+    /// Group commit for this process's callers of [`integrate`].
+    sequencer: Sequencer,
+}
+
+/// Group commit for the sequencer within one process. Replicas are ordered by the `log_state`
+/// row lock in the database; this only spares a replica's concurrent callers from each running
+/// a pass of their own (each holding a pool connection while it queues on that lock): a caller
+/// whose entries a pass that began after its call has already taken returns at once. It decides
+/// nothing else and holds nothing that must survive the process.
+#[derive(Debug, Default)]
+struct Sequencer {
+    /// Passes begun so far in this process, numbered from 1.
+    begun: std::sync::atomic::AtomicU64,
+    /// The number of the last pass that completed, and the committed size it left.
+    finished: tokio::sync::Mutex<(u64, u64)>,
 }
 
 /// A checkpoint and its signed note (with whatever cosignatures are stored for its size).
@@ -344,8 +359,28 @@ fn parse_frontier(frontier: &[u8]) -> DomainResult<Vec<Hash>> {
         .collect())
 }
 
-/// Sequences everything pending into the tree; returns the committed size.
+/// Sequences everything pending into the tree; returns the committed size. Everything committed
+/// to the queue before the call is in the tree when it returns.
 pub async fn integrate(svc: &Services) -> DomainResult<u64> {
+    use std::sync::atomic::Ordering;
+    let seq = &svc.log.sequencer;
+    // The caller's events are committed by now, so any pass that begins after this load takes
+    // them: a pass runs until it finds the queue empty (or emptied by another replica's pass,
+    // which it waits for on the row lock).
+    let begun = seq.begun.load(Ordering::Acquire);
+    let mut finished = seq.finished.lock().await;
+    if finished.0 > begun {
+        return Ok(finished.1);
+    }
+    let pass = seq.begun.fetch_add(1, Ordering::AcqRel) + 1;
+    let size = integrate_pass(svc).await?;
+    *finished = (pass, size);
+    Ok(size)
+}
+
+/// One sequencing pass: batches of pending events under the `log_state` row lock until the queue
+/// is empty.
+async fn integrate_pass(svc: &Services) -> DomainResult<u64> {
     loop {
         if !q::has_pending(svc.db.pool()).await? {
             return Ok(q::state(svc.db.pool()).await?.0);
@@ -860,5 +895,6 @@ pub fn transparency(signer: LogSigner, witnesses: &[String], timeout: Duration) 
         signer,
         witnesses,
         client,
+        sequencer: Sequencer::default(),
     })
 }
