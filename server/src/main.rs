@@ -32,6 +32,24 @@ struct Cli {
     /// Log format: text or json.
     #[arg(long, global = true)]
     log_format: Option<String>,
+    /// Log level or filter, e.g. info or sealpost_server=debug,info.
+    #[arg(long, global = true)]
+    log_level: Option<String>,
+    /// The URL clients and recipients use; links are built from it.
+    #[arg(long, global = true)]
+    public_url: Option<String>,
+    /// TLS certificate chain (PEM); with --tls-key the server terminates TLS.
+    #[arg(long, global = true)]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, global = true)]
+    tls_key: Option<PathBuf>,
+    /// Metrics listen address, e.g. 127.0.0.1:9464.
+    #[arg(long, global = true, conflicts_with = "no_metrics")]
+    metrics_listen: Option<std::net::SocketAddr>,
+    /// No metrics listener.
+    #[arg(long, global = true)]
+    no_metrics: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -235,7 +253,12 @@ fn load_config(cli: &Cli) -> Result<Config, String> {
         database_url: cli.database_url.clone().map(sealpost_server::config::Secret::new),
         blob_url: cli.blob_url.clone(),
         log_format,
-        ..ConfigOverrides::default()
+        log_level: cli.log_level.clone(),
+        public_url: cli.public_url.clone(),
+        tls_cert: cli.tls_cert.clone(),
+        tls_key: cli.tls_key.clone(),
+        metrics_listen: cli.metrics_listen,
+        no_metrics: cli.no_metrics,
     };
     let env = sealpost_server::config::process_env().map_err(|e| e.to_string())?;
     let file = cli.config.clone().or_else(|| {

@@ -805,6 +805,89 @@ fn the_alert_rules_file_is_valid_yaml_with_groups_and_rules() {
     }
 }
 
+/// Every `ConfigOverrides` field has its flag, and a flag wins over the environment; a bad flag
+/// value is a sentence and a non-zero exit, never a panic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn command_line_flags_win_over_the_environment() {
+    let storage = Storage::new(Backend::Sqlite).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cert = dir.path().join("cert.pem");
+    let key = dir.path().join("key.pem");
+    let environment = [
+        (
+            "SEALPOST_SERVER_PUBLIC_URL",
+            "http://from-the-environment.example".to_owned(),
+        ),
+        ("SEALPOST_LOG_LEVEL", "warn".to_owned()),
+    ];
+    let effective = |flags: &[&str]| {
+        let mut args = vec!["config", "print", "--effective"];
+        args.extend_from_slice(flags);
+        run(&storage, &args, &environment)
+    };
+    let out = effective(&[
+        "--public-url",
+        "https://send.example.org",
+        "--log-level",
+        "sealpost_server=debug,info",
+        "--metrics-listen",
+        "127.0.0.1:9999",
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let toml = String::from_utf8(out.stdout).unwrap();
+    for line in [
+        "public_url = \"https://send.example.org\"".to_owned(),
+        "level = \"sealpost_server=debug,info\"".to_owned(),
+        "listen = \"127.0.0.1:9999\"".to_owned(),
+        format!("tls_cert = {:?}", cert.display().to_string()),
+        format!("tls_key = {:?}", key.display().to_string()),
+    ] {
+        assert!(toml.lines().any(|l| l == line), "{line} missing from:\n{toml}");
+    }
+    let out = effective(&["--no-metrics"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let toml = String::from_utf8(out.stdout).unwrap();
+    assert!(toml.lines().any(|l| l == "listen = \"off\""), "{toml}");
+    assert!(
+        toml.lines()
+            .any(|l| l == "public_url = \"http://from-the-environment.example\"")
+    );
+
+    for (flags, code, says) in [
+        (&["--metrics-listen", "1.2.3"][..], 2, "invalid value '1.2.3'"),
+        (
+            &["--metrics-listen", "127.0.0.1:1", "--no-metrics"][..],
+            2,
+            "cannot be used with",
+        ),
+        (
+            &["--public-url", "ftp://x"][..],
+            1,
+            "server.public_url must start with http:// or https://",
+        ),
+        (
+            &["--log-level", "not a level["][..],
+            1,
+            "log.level is not a valid filter directive",
+        ),
+        (
+            &["--tls-cert", "cert.pem"][..],
+            1,
+            "server.tls_cert is set but server.tls_key is not",
+        ),
+    ] {
+        let out = effective(flags);
+        assert_eq!(out.status.code(), Some(code), "{flags:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(says), "{flags:?}: {}", stderr(&out));
+        assert!(!stderr(&out).contains("panicked"), "{flags:?}: {}", stderr(&out));
+    }
+    storage.cleanup().await;
+}
+
 #[test]
 fn the_new_settings_come_from_the_environment_and_files() {
     use sealpost_server::config::{self, ConfigOverrides};
